@@ -1,0 +1,107 @@
+"""FILM network hyperparameters: a frozen, validated dataclass bound from gin at the edges."""
+from __future__ import annotations
+
+import dataclasses
+import json
+from typing import Any, Sequence
+
+import gin
+
+
+@dataclasses.dataclass(frozen=True)
+class FilmConfig:
+  """Hyperparameters of the FILM network (names as in FILM's gin configs).
+
+  Attributes:
+    pyramid_levels: levels of the image/feature pyramids and the flow estimator.
+    fusion_pyramid_levels: finest levels that are warped and fused (<= pyramid_levels).
+    specialized_levels: finest flow levels with their own estimator weights; the deeper
+      levels share one estimator. Also caps the channel doubling of the fusion decoder.
+    sub_levels: depth of the cascaded (scale-agnostic) feature extractor.
+    flow_convs: 3x3 convolutions per flow estimator, `specialized_levels + 1` entries
+      (the last one is for the shared estimator).
+    flow_filters: channels per flow estimator, same length as `flow_convs`.
+    filters: base channel count of the feature extractor and fusion decoder.
+  """
+  pyramid_levels: int = 7
+  fusion_pyramid_levels: int = 5
+  specialized_levels: int = 3
+  sub_levels: int = 4
+  flow_convs: tuple[int, ...] = (3, 3, 3, 3)
+  flow_filters: tuple[int, ...] = (32, 64, 128, 256)
+  filters: int = 64
+
+  def __post_init__(self) -> None:
+    object.__setattr__(self, 'flow_convs', tuple(int(v) for v in self.flow_convs))
+    object.__setattr__(self, 'flow_filters', tuple(int(v) for v in self.flow_filters))
+    problems = []
+    for field in ('pyramid_levels', 'fusion_pyramid_levels', 'specialized_levels',
+                  'sub_levels', 'filters'):
+      if int(getattr(self, field)) < 1:
+        problems.append(f'{field} must be >= 1 (got {getattr(self, field)})')
+    if self.fusion_pyramid_levels > self.pyramid_levels:
+      problems.append('fusion_pyramid_levels must be <= pyramid_levels '
+                      f'({self.fusion_pyramid_levels} > {self.pyramid_levels})')
+    if self.specialized_levels > self.pyramid_levels:
+      problems.append('specialized_levels must be <= pyramid_levels')
+    if self.fusion_pyramid_levels < 2:
+      problems.append('fusion_pyramid_levels must be >= 2')
+    need = self.specialized_levels + 1
+    if len(self.flow_convs) < need or len(self.flow_filters) < need:
+      problems.append(f'flow_convs and flow_filters need specialized_levels + 1 = {need} '
+                      f'entries (got {len(self.flow_convs)} and {len(self.flow_filters)})')
+    if (self.pyramid_levels > self.specialized_levels and
+        self.specialized_levels < self.sub_levels - 1):
+      problems.append('specialized_levels must be >= sub_levels - 1 so that the levels sharing '
+                      'one flow estimator have the same feature width')
+    if any(v < 1 for v in self.flow_convs) or any(v < 2 for v in self.flow_filters):
+      problems.append('flow_convs entries must be >= 1 and flow_filters entries >= 2')
+    if problems:
+      raise ValueError('Invalid FILM config: ' + '; '.join(problems))
+
+  @property
+  def alignment(self) -> int:
+    """Input H and W are padded to a multiple of this: 2**(pyramid_levels-1)."""
+    return 2 ** (self.pyramid_levels - 1)
+
+  def to_dict(self) -> dict[str, Any]:
+    d = dataclasses.asdict(self)
+    d['flow_convs'] = list(self.flow_convs)
+    d['flow_filters'] = list(self.flow_filters)
+    return d
+
+  @classmethod
+  def from_dict(cls, d: dict[str, Any]) -> 'FilmConfig':
+    known = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(d) - known)
+    if unknown:
+      raise ValueError(f'Unknown FILM config keys {unknown}; expected a subset of {sorted(known)}')
+    return cls(**d)
+
+  def to_json(self) -> str:
+    return json.dumps(self.to_dict(), indent=1, sort_keys=True)
+
+
+# FILM's published configuration (the released L1/VGG/Style models; 34,436,667 parameters).
+PUBLISHED = FilmConfig()
+# Small configuration for CPU work and tests (4,756,587 parameters).
+SMALL = FilmConfig(pyramid_levels=5, fusion_pyramid_levels=5, filters=16)
+
+
+@gin.configurable('model')
+def model_config(name: str = 'film_net',
+                 pyramid_levels: int = 7,
+                 fusion_pyramid_levels: int = 5,
+                 specialized_levels: int = 3,
+                 sub_levels: int = 4,
+                 flow_convs: Sequence[int] = (3, 3, 3, 3),
+                 flow_filters: Sequence[int] = (32, 64, 128, 256),
+                 filters: int = 64) -> FilmConfig:
+  """Builds a FilmConfig from gin bindings (`model.pyramid_levels = 7`, as in FILM's gin files)."""
+  if name != 'film_net':
+    raise ValueError(f"Unknown model name {name!r}; only 'film_net' is supported")
+  return FilmConfig(pyramid_levels=pyramid_levels,
+                    fusion_pyramid_levels=fusion_pyramid_levels,
+                    specialized_levels=specialized_levels, sub_levels=sub_levels,
+                    flow_convs=tuple(flow_convs), flow_filters=tuple(flow_filters),
+                    filters=filters)

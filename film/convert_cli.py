@@ -1,0 +1,61 @@
+"""`film-convert`: FILM SavedModel / training checkpoint -> our model directory.
+
+  film-convert --film_saved_model /path/to/film_net/Style/saved_model --output models/film_style
+"""
+from __future__ import annotations
+
+import json
+import sys
+
+from absl import app, flags, logging
+
+_FILM = flags.DEFINE_string('film_saved_model', None,
+                            'FILM SavedModel directory, training directory or checkpoint prefix.')
+_OUTPUT = flags.DEFINE_string('output', None, 'Output model directory (our format).')
+_LEVELS = flags.DEFINE_integer('pyramid_levels', None,
+                               'Pyramid depth of the FILM model (not stored in checkpoints). '
+                               'Default: from a gin file beside the checkpoint, else 7.')
+_CONFIG = flags.DEFINE_string('config_json', None,
+                              'Optional JSON file with the full FILM config (overrides inference).')
+_FP16 = flags.DEFINE_bool('float16', False, 'Store the weights as float16 (half the size).')
+_OVERWRITE = flags.DEFINE_bool('overwrite', False, 'Replace an existing output directory.')
+
+
+def convert(film_path: str, output: str, pyramid_levels: int | None = None,
+            config_json: str | None = None, float16: bool = False,
+            overwrite: bool = False) -> str:
+  """Converts a FILM checkpoint to our model directory; returns the output path."""
+  from film import checkpoint_convert, model_io
+  from film.config import FilmConfig
+  config = None
+  arrays = checkpoint_convert.read_film_variables(film_path)
+  if config_json:
+    with open(config_json) as f:
+      data = json.load(f)
+    config = FilmConfig.from_dict(data.get('config', data))
+  elif pyramid_levels is not None:
+    config = checkpoint_convert.infer_config(arrays, pyramid_levels)
+  model = checkpoint_convert.load_film_checkpoint(film_path, config=config)
+  return model_io.save_model(model, output, storage_dtype='float16' if float16 else 'float32',
+                             metadata={'converted_from': film_path}, overwrite=overwrite)
+
+
+def main(argv: list[str]) -> None:
+  del argv
+  if not _FILM.value or not _OUTPUT.value:
+    sys.exit('film-convert: error: pass --film_saved_model DIR and --output DIR')
+  try:
+    path = convert(_FILM.value, _OUTPUT.value, _LEVELS.value, _CONFIG.value, _FP16.value,
+                   _OVERWRITE.value)
+  except (ValueError, OSError) as e:
+    sys.exit(f'film-convert: error: {e}')
+  logging.info('Wrote %s', path)
+  print(path)
+
+
+def run() -> None:
+  app.run(main)
+
+
+if __name__ == '__main__':
+  run()

@@ -1,0 +1,73 @@
+"""Bi-directional residual flow estimator, coarse to fine (FILM, Sec. 3).
+
+At each level the flow from the coarser level is upsampled (x2 size, x2 magnitude), the second
+feature map is warped with it, and a small CNN predicts the residual flow from the first features
+and the warped second features. The finest `specialized_levels` have their own CNN; all deeper
+levels share one.
+"""
+from __future__ import annotations
+
+from typing import Sequence
+
+import tensorflow as tf
+
+from film.config import FilmConfig
+from film.conv import Conv2D
+from film.feature_extractor import feature_channels
+from film.pyramid import Pyramid, upsample_flow
+from film.warp import warp
+
+
+class FlowEstimator(tf.Module):
+  """`num_convs` 3x3 convs, a 1x1 conv to half the channels, and a linear 1x1 conv to 2 channels."""
+
+  def __init__(self, name: str, in_channels: int, num_convs: int, num_filters: int):
+    super().__init__(name=name)
+    self.convs = []
+    with self.name_scope:
+      channels = in_channels
+      for i in range(num_convs):
+        self.convs.append(Conv2D(channels, num_filters, 3, name=f'conv_{i}'))
+        channels = num_filters
+      self.convs.append(Conv2D(channels, num_filters // 2, 1, name=f'conv_{num_convs}'))
+      # No activation on the flow output (FILM found bounding it with e.g. sigmoid worse).
+      self.convs.append(Conv2D(num_filters // 2, 2, 1, activation=None,
+                               name=f'conv_{num_convs + 1}'))
+
+  def __call__(self, features_a: tf.Tensor, features_b: tf.Tensor) -> tf.Tensor:
+    """Two [B,h,w,C] feature maps -> [B,h,w,2] (residual) flow."""
+    net = tf.concat([features_a, features_b], axis=-1)
+    for conv in self.convs:
+      net = conv(net)
+    return net
+
+
+class PyramidFlowEstimator(tf.Module):
+  """Feature pyramids of two frames -> residual flow pyramid (finest first) from a to b."""
+
+  def __init__(self, name: str, config: FilmConfig):
+    super().__init__(name=name)
+    self.predictors: list[FlowEstimator] = []
+    with self.name_scope:
+      for i in range(config.specialized_levels):
+        self.predictors.append(FlowEstimator(
+            f'flow_predictor_{i}', 2 * feature_channels(config, i),
+            config.flow_convs[i], config.flow_filters[i]))
+      # The shared estimator runs on the deeper levels, which all have the same width.
+      shared_channels = 2 * feature_channels(config, config.pyramid_levels - 1)
+      if config.pyramid_levels > config.specialized_levels:
+        self.shared = FlowEstimator('flow_predictor_shared', shared_channels,
+                                    config.flow_convs[-1], config.flow_filters[-1])
+        self.predictors += [self.shared] * (config.pyramid_levels - config.specialized_levels)
+
+  def __call__(self, pyramid_a: Sequence[tf.Tensor], pyramid_b: Sequence[tf.Tensor]) -> Pyramid:
+    levels = len(pyramid_a)
+    flow = self.predictors[levels - 1](pyramid_a[-1], pyramid_b[-1])
+    residuals = [flow]
+    for i in reversed(range(levels - 1)):
+      flow = upsample_flow(flow, tf.shape(pyramid_a[i])[1:3])
+      warped_b = warp(pyramid_b[i], flow)
+      residual = self.predictors[i](pyramid_a[i], warped_b)
+      residuals.append(residual)
+      flow = residual + flow
+    return list(reversed(residuals))

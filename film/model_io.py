@@ -1,0 +1,133 @@
+"""Our model directory format: a self-describing folder with the config beside the weights.
+
+    <model_dir>/film_model.json   {"format": "film-model", "version": 1, "config": {...},
+                                   "weights": "weights.npz", "storage_dtype": "float32",
+                                   "num_parameters": N, "metadata": {...}}
+    <model_dir>/weights.npz       one array per variable, keyed by FILM's Keras names
+                                  (e.g. "fusion/conv2d_3/kernel"), float32 or float16.
+
+`load_model` also accepts a FILM release SavedModel directory or a FILM training checkpoint and
+converts it on the fly (see `film.checkpoint_convert`).
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from typing import Any, Optional
+
+import numpy as np
+
+from film.config import FilmConfig
+from film.model import FilmNet, count_parameters, named_variables
+
+MANIFEST = 'film_model.json'
+WEIGHTS = 'weights.npz'
+FORMAT_NAME = 'film-model'
+FORMAT_VERSION = 1
+
+
+class ModelLoadError(ValueError):
+  """A model directory or checkpoint is missing, incomplete or does not match its config."""
+
+
+def is_model_dir(path: str) -> bool:
+  return os.path.isfile(os.path.join(path, MANIFEST))
+
+
+def save_model(model: FilmNet, output_dir: str, storage_dtype: str = 'float32',
+               metadata: Optional[dict[str, Any]] = None, overwrite: bool = False) -> str:
+  """Writes `model` to `output_dir` atomically (temp dir + rename); returns the path."""
+  if storage_dtype not in ('float32', 'float16'):
+    raise ValueError(f'storage_dtype must be float32 or float16, got {storage_dtype!r}')
+  output_dir = os.path.abspath(output_dir)
+  if os.path.exists(output_dir) and not overwrite:
+    raise FileExistsError(f'{output_dir} already exists; pass overwrite=True (--overwrite) '
+                          'or choose another output directory')
+  parent = os.path.dirname(output_dir)
+  os.makedirs(parent, exist_ok=True)
+  arrays = {name: v.numpy().astype(storage_dtype) for name, v in named_variables(model).items()}
+  manifest = {
+      'format': FORMAT_NAME, 'version': FORMAT_VERSION, 'config': model.config.to_dict(),
+      'weights': WEIGHTS, 'storage_dtype': storage_dtype,
+      'num_parameters': count_parameters(model), 'metadata': metadata or {},
+  }
+  tmp = tempfile.mkdtemp(prefix='.tmp-' + os.path.basename(output_dir) + '-', dir=parent)
+  try:
+    np.savez(os.path.join(tmp, WEIGHTS), **arrays)
+    with open(os.path.join(tmp, MANIFEST), 'w') as f:
+      json.dump(manifest, f, indent=1, sort_keys=True)
+    if os.path.exists(output_dir):
+      old = output_dir + '.old-' + os.path.basename(tmp)
+      os.rename(output_dir, old)
+      os.rename(tmp, output_dir)
+      shutil.rmtree(old, ignore_errors=True)
+    else:
+      os.rename(tmp, output_dir)
+  except BaseException:
+    shutil.rmtree(tmp, ignore_errors=True)
+    raise
+  return output_dir
+
+
+def read_manifest(model_dir: str) -> dict[str, Any]:
+  path = os.path.join(model_dir, MANIFEST)
+  if not os.path.isfile(path):
+    raise ModelLoadError(f'{model_dir} is not a film model directory (no {MANIFEST}); '
+                         'convert FILM checkpoints with film-convert')
+  try:
+    with open(path) as f:
+      manifest = json.load(f)
+  except (OSError, json.JSONDecodeError) as e:
+    raise ModelLoadError(f'Cannot read {path}: {e}') from e
+  if manifest.get('format') != FORMAT_NAME or manifest.get('version') != FORMAT_VERSION:
+    raise ModelLoadError(f'{path}: unsupported format {manifest.get("format")!r} version '
+                         f'{manifest.get("version")!r}; expected {FORMAT_NAME!r} v{FORMAT_VERSION}')
+  return manifest
+
+
+def assign_weights(model: FilmNet, arrays: dict[str, np.ndarray], source: str) -> None:
+  """Assigns every variable of `model` from `arrays`, or raises listing all mismatches."""
+  variables = named_variables(model)
+  missing = sorted(set(variables) - set(arrays))
+  unexpected = sorted(set(arrays) - set(variables))
+  mismatched = [f'{n}: expected {tuple(variables[n].shape)}, got {tuple(arrays[n].shape)}'
+                for n in sorted(set(variables) & set(arrays))
+                if tuple(variables[n].shape) != tuple(arrays[n].shape)]
+  if missing or unexpected or mismatched:
+    parts = []
+    if missing:
+      parts.append(f'missing {len(missing)}: {missing}')
+    if unexpected:
+      parts.append(f'unexpected {len(unexpected)}: {unexpected}')
+    if mismatched:
+      parts.append(f'shape mismatch {len(mismatched)}: {mismatched}')
+    raise ModelLoadError(f'Weights in {source} do not match the model config '
+                         f'({model.config}): ' + '; '.join(parts))
+  for name, v in variables.items():
+    v.assign(np.asarray(arrays[name], dtype=np.float32))
+
+
+def load_model(path: str, config: Optional[FilmConfig] = None) -> FilmNet:
+  """Loads our model directory, or converts a FILM SavedModel / training checkpoint.
+
+  `config` is only used for FILM checkpoints (whose pyramid depth is not stored in them).
+  """
+  if not os.path.exists(path):
+    raise ModelLoadError(f'Model path {path} does not exist; pass a film model directory '
+                         '(see film-convert) or a FILM SavedModel directory')
+  if os.path.isdir(path) and is_model_dir(path):
+    manifest = read_manifest(path)
+    model_config = FilmConfig.from_dict(manifest['config'])
+    weights_path = os.path.join(path, manifest.get('weights', WEIGHTS))
+    try:
+      with np.load(weights_path, allow_pickle=False) as data:
+        arrays = {k: data[k] for k in data.files}
+    except (OSError, ValueError) as e:
+      raise ModelLoadError(f'Cannot read weights {weights_path}: {e}') from e
+    model = FilmNet(model_config)
+    assign_weights(model, arrays, weights_path)
+    return model
+  from film import checkpoint_convert  # Lazy: only FILM checkpoints need it.
+  return checkpoint_convert.load_film_checkpoint(path, config=config)
