@@ -11,7 +11,6 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import io
-import math
 import os
 import re
 import shutil
@@ -270,6 +269,3 @@ def iter_folder_frames(files: Sequence[str], start: int = 0, count: Optional[int
 def is_video_file(path: str) -> bool:
   return path.lower().endswith(VIDEO_EXTENSIONS)
 
-
-def ceil_div(a: int, b: int) -> int:
-  return int(math.ceil(a / b))

@@ -62,12 +62,13 @@ class PyramidFlowEstimator(tf.Module):
 
   def __call__(self, pyramid_a: Sequence[tf.Tensor], pyramid_b: Sequence[tf.Tensor]) -> Pyramid:
     levels = len(pyramid_a)
-    flow = self.predictors[levels - 1](pyramid_a[-1], pyramid_b[-1])
+    # Flows are accumulated in float32 even when features are bfloat16 (sub-pixel precision).
+    flow = tf.cast(self.predictors[levels - 1](pyramid_a[-1], pyramid_b[-1]), tf.float32)
     residuals = [flow]
     for i in reversed(range(levels - 1)):
       flow = upsample_flow(flow, tf.shape(pyramid_a[i])[1:3])
       warped_b = warp(pyramid_b[i], flow)
-      residual = self.predictors[i](pyramid_a[i], warped_b)
+      residual = tf.cast(self.predictors[i](pyramid_a[i], warped_b), tf.float32)
       residuals.append(residual)
       flow = residual + flow
     return list(reversed(residuals))

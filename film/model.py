@@ -32,20 +32,28 @@ class FilmNet(tf.Module):
     self.predict_flow = PyramidFlowEstimator('predict_flow', config)
     self.fusion = Fusion('fusion', config)
 
-  def __call__(self, x0: tf.Tensor, x1: tf.Tensor, time: tf.Tensor, aux_outputs: bool = False,
-               compute_dtype: Optional[tf.DType] = None) -> dict[str, tf.Tensor]:
-    config = self.config
-    x0 = tf.convert_to_tensor(x0, tf.float32)
-    x1 = tf.convert_to_tensor(x1, tf.float32)
-    time = tf.reshape(tf.cast(time, tf.float32), [-1])
-    x0, box = pad_to_alignment(x0, config.alignment)
-    x1, _ = pad_to_alignment(x1, config.alignment)
-    if compute_dtype is not None:
-      x0, x1 = tf.cast(x0, compute_dtype), tf.cast(x1, compute_dtype)
+  def extract(self, x: tf.Tensor, compute_dtype: Optional[tf.DType] = None) -> dict:
+    """Per-frame work, reusable across interpolations: pads `x` [B,H,W,3] and builds its
+    image pyramid and scale-agnostic feature pyramid.
 
-    # Image pyramids and scale-agnostic feature pyramids (shared weights for both frames).
-    image_pyramids = [pyr.build_image_pyramid(x, config.pyramid_levels) for x in (x0, x1)]
-    feature_pyramids = [self.feat_net(p) for p in image_pyramids]
+    Returns {'image_pyramid', 'feature_pyramid': lists (finest first), 'box': crop box [4]}.
+    """
+    x = tf.convert_to_tensor(x, tf.float32)
+    x, box = pad_to_alignment(x, self.config.alignment)
+    if compute_dtype is not None:
+      x = tf.cast(x, compute_dtype)
+    image_pyramid = pyr.build_image_pyramid(x, self.config.pyramid_levels)
+    return {'image_pyramid': image_pyramid, 'feature_pyramid': self.feat_net(image_pyramid),
+            'box': box}
+
+  def interpolate_features(self, f0: dict, f1: dict, time: tf.Tensor,
+                           aux_outputs: bool = False) -> dict[str, tf.Tensor]:
+    """The pairwise part: flows, warping to `time` [B,1] and fusion, from two `extract` results."""
+    config = self.config
+    time = tf.reshape(tf.cast(time, tf.float32), [-1])
+    image_pyramids = [f0['image_pyramid'], f1['image_pyramid']]
+    feature_pyramids = [f0['feature_pyramid'], f1['feature_pyramid']]
+    box = f0['box']
 
     # Bi-directional residual flows, accumulated into flow pyramids at the fused levels.
     forward_residuals = self.predict_flow(feature_pyramids[0], feature_pyramids[1])
@@ -83,6 +91,12 @@ class FilmNet(tf.Module):
           'backward_residual_flow_pyramid': backward_residuals,
       })
     return outputs
+
+  def __call__(self, x0: tf.Tensor, x1: tf.Tensor, time: tf.Tensor, aux_outputs: bool = False,
+               compute_dtype: Optional[tf.DType] = None) -> dict[str, tf.Tensor]:
+    """Interpolates the frame at `time` between `x0` and `x1` (see the class docstring)."""
+    return self.interpolate_features(self.extract(x0, compute_dtype),
+                                     self.extract(x1, compute_dtype), time, aux_outputs)
 
 
 def named_variables(model: FilmNet) -> dict[str, tf.Variable]:

@@ -342,7 +342,7 @@ def load_vgg19_matconvnet(mat_path: str | os.PathLike[str] | None = None) -> dic
     import scipy.io  # Local import: only this loader needs scipy.
 
     path = Path(mat_path) if mat_path is not None else default_weights_dir()
-    if path.is_dir():
+    if path.is_dir() or path.suffix != '.mat':
         path = path / VGG19_MAT_FILE
     if not path.is_file():
         raise MissingWeightsError(

@@ -1,0 +1,109 @@
+r"""Writes FILM triplet TFRecords from a dataset folder or videos with Apache Beam.
+
+  python -m datasets.create_tfrecords_cli --dataset=vimeo --input=/data/vimeo_triplet \
+      --split=train --output_dir=/data/records/vimeo_train --num_shards=200
+  python -m datasets.create_tfrecords_cli --dataset=middlebury --input=/data/middlebury_other \
+      --output_dir=/data/records/middlebury
+  python -m datasets.create_tfrecords_cli --dataset=ucf101 --input=/data/ucf101_interp \
+      --output_dir=/data/records/ucf101
+  python -m datasets.create_tfrecords_cli --dataset=xiph --input=/data/xiph_frames \
+      --output_dir=/data/records/xiph
+  python -m datasets.create_tfrecords_cli --dataset=video --input=/videos/clip.mp4 \
+      --output_dir=/data/records/clip --gap=4 --multi_time --stride=4 --resize_width=640
+
+`--dataset=video` takes a video file, a folder of videos, a frame folder or a folder of frame
+folders. Flags this tool does not know are Beam pipeline options and pass through unchanged
+(`--runner=DataflowRunner --project=... --temp_location=gs://...`). Without any, the job runs
+locally with one worker process per core.
+"""
+from __future__ import annotations
+
+import sys
+
+from absl import app, flags, logging
+
+from datasets import beam_pipeline
+from datasets import frames as frames_lib
+from datasets import layouts
+from datasets import triplets as triplets_lib
+
+DATASETS = ('vimeo', 'middlebury', 'ucf101', 'xiph', 'video')
+
+_DATASET = flags.DEFINE_enum('dataset', None, DATASETS, 'Input layout.', required=True)
+_INPUT = flags.DEFINE_string('input', None, 'Dataset root folder, video file or folder.',
+                             required=True)
+_OUTPUT_DIR = flags.DEFINE_string('output_dir', None, 'Folder to create for the shards.',
+                                  required=True)
+_SPLIT = flags.DEFINE_enum('split', 'train', ['train', 'test'], 'Vimeo-90K list to use.')
+_NUM_SHARDS = flags.DEFINE_integer('num_shards', 1, 'Number of output shards (0: runner picks).')
+_OVERWRITE = flags.DEFINE_bool('overwrite', False, 'Replace an existing output_dir.')
+_RESIZE_WIDTH = flags.DEFINE_integer('resize_width', None, 'Downscale frames to this width.')
+_CROP_HEIGHT = flags.DEFINE_integer('crop_height', None, 'Center-crop height (after resize).')
+_CROP_WIDTH = flags.DEFINE_integer('crop_width', None, 'Center-crop width (after resize).')
+_PNG_COMPRESSION = flags.DEFINE_integer('png_compression', 3, 'zlib level 0..9 of new PNGs.')
+_GAP = flags.DEFINE_integer('gap', 2, 'Frames from x0 to x1 (video / xiph).')
+_STRIDE = flags.DEFINE_integer('stride', 1, 'Frames between window starts (video / xiph).')
+_MULTI_TIME = flags.DEFINE_bool('multi_time', False,
+                                'Emit every in-between frame at t=k/gap, not only the middle.')
+_SCENE_CUT = flags.DEFINE_float('scene_cut_threshold', triplets_lib.WindowOptions.scene_cut_threshold,
+                                'Drop windows with a consecutive-frame difference above (0: off).')
+_STATIC = flags.DEFINE_float('static_threshold', triplets_lib.WindowOptions.static_threshold,
+                             'Drop windows with a consecutive-frame difference below (0: off).')
+_BLACK = flags.DEFINE_float('black_threshold', triplets_lib.WindowOptions.black_threshold,
+                            'Drop windows with a frame darker than this mean (0: off).')
+_START_FRAME = flags.DEFINE_integer('start_frame', 0, 'First frame of each clip to use.')
+_END_FRAME = flags.DEFINE_integer('end_frame', None, 'Frame of each clip to stop before.')
+_CHUNK_FRAMES = flags.DEFINE_integer('chunk_frames', beam_pipeline.DEFAULT_CHUNK_FRAMES,
+                                     'Window starts per parallel chunk of a clip (0: no split).')
+_NUM_WORKERS = flags.DEFINE_integer('num_workers', None,
+                                    'Local worker processes (default: one per core).')
+
+
+def main(argv: list[str]) -> None:
+  pipeline_args = argv[1:]
+  if not any(a.startswith(('--runner', '--direct_')) for a in pipeline_args):
+    pipeline_args += beam_pipeline.local_parallel_args(_NUM_WORKERS.value)
+  transform = frames_lib.FrameTransform(_RESIZE_WIDTH.value, _CROP_HEIGHT.value, _CROP_WIDTH.value)
+  common = dict(num_shards=_NUM_SHARDS.value, transform=transform, pipeline_args=pipeline_args,
+                overwrite=_OVERWRITE.value, dataset=_DATASET.value)
+  try:
+    if _DATASET.value in ('vimeo', 'middlebury', 'ucf101'):
+      if _DATASET.value == 'vimeo':
+        items = layouts.find_vimeo_triplets(_INPUT.value, _SPLIT.value)
+      elif _DATASET.value == 'middlebury':
+        items = layouts.find_middlebury_triplets(_INPUT.value)
+      else:
+        items = layouts.find_ucf101_triplets(_INPUT.value)
+      logging.info('Found %d triplets in %s.', len(items), _INPUT.value)
+      manifest = beam_pipeline.create_triplet_records(
+          items, _OUTPUT_DIR.value, png_compression=_PNG_COMPRESSION.value, **common)
+    else:
+      find = layouts.find_frame_folder_clips if _DATASET.value == 'xiph' else layouts.find_clips
+      clips = [layouts.Clip(c.name, c.kind, c.path, c.files, _START_FRAME.value, _END_FRAME.value)
+               for c in find(_INPUT.value)]
+      logging.info('Found %d clips in %s.', len(clips), _INPUT.value)
+      options = triplets_lib.WindowOptions(
+          gap=_GAP.value, stride=_STRIDE.value, multi_time=_MULTI_TIME.value,
+          scene_cut_threshold=_SCENE_CUT.value, static_threshold=_STATIC.value,
+          black_threshold=_BLACK.value, png_compression=_PNG_COMPRESSION.value)
+      manifest = beam_pipeline.create_clip_records(
+          clips, _OUTPUT_DIR.value, options=options, chunk_frames=_CHUNK_FRAMES.value, **common)
+  except (frames_lib.InputError, ValueError) as e:
+    sys.exit(f'error: {e}')
+  print(f'{manifest["num_records"]} records, {manifest["num_shards"]} shards in '
+        f'{_OUTPUT_DIR.value} ({manifest["elapsed_seconds"]} s, '
+        f'{manifest["records_per_second"]} records/s)')
+
+
+def _parse_flags(argv: list[str]) -> list[str]:
+  """Parses this tool's flags and returns the rest (Beam pipeline options)."""
+  return flags.FLAGS(argv, known_only=True)
+
+
+def run() -> None:
+  """Console-script entry point."""
+  app.run(main, flags_parser=_parse_flags)
+
+
+if __name__ == '__main__':
+  run()

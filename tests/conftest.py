@@ -1,0 +1,22 @@
+"""Shared pytest fixtures: the `../shared` reference data and quiet TensorFlow logs."""
+import os
+
+os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
+
+import pytest  # noqa: E402
+
+REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+SHARED_DIR = os.environ.get('FILM_SHARED_DIR', os.path.join(os.path.dirname(REPO_ROOT), 'shared'))
+
+
+@pytest.fixture(scope='session')
+def shared_dir() -> str:
+  if not os.path.isdir(SHARED_DIR):
+    pytest.fail(f'Reference data folder {SHARED_DIR} is missing: clone the project beside '
+                '`shared/` or set FILM_SHARED_DIR')
+  return SHARED_DIR
+
+
+@pytest.fixture(scope='session')
+def film_small_fixture(shared_dir) -> str:
+  return os.path.join(shared_dir, 'fixtures', 'film_reference', 'film_net_small')

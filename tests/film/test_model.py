@@ -1,0 +1,104 @@
+"""FilmNet against the reference implementation's recorded outputs, and its input contract."""
+import json
+import os
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from film import model_io
+from film.checkpoint_convert import load_film_checkpoint
+from film.config import PUBLISHED, FilmConfig
+from film.model import FilmNet, count_parameters, named_variables
+from film.padding import pad_to_alignment
+from tests.film.test_warp import _scipy_warp
+
+
+@pytest.fixture(scope='module')
+def reference(film_small_fixture):
+  with open(os.path.join(film_small_fixture, 'manifest.json')) as f:
+    config = FilmConfig.from_dict(json.load(f)['config'])
+  model = load_film_checkpoint(os.path.join(film_small_fixture, 'saved_model'), config)
+  return model, dict(np.load(os.path.join(film_small_fixture, 'io.npz')))
+
+
+def test_matches_reference_outputs_after_conversion(reference, tmp_path):
+  converted, io = reference
+  # Through our own format and back, as users get it.
+  model = model_io.load_model(model_io.save_model(converted, str(tmp_path / 'm')))
+  out = model(io['x0'], io['x1'], io['time'], aux_outputs=True)
+  for key in ('image', 'x0_warped', 'x1_warped', 'forward_flow', 'backward_flow'):
+    diff = np.abs(out[key].numpy() - io[key]).max()
+    assert diff <= 1e-4, f'{key}: max |diff| {diff}'
+
+
+def test_time_scales_flows_linearly(reference):
+  model, io = reference
+  x0, x1 = io['x0'][:1], io['x1'][:1]
+  out = model(x0, x1, np.array([[0.3]], np.float32), aux_outputs=True)
+  back, fwd = out['backward_flow'].numpy(), out['forward_flow'].numpy()
+  np.testing.assert_allclose(out['x0_warped'].numpy(), _scipy_warp(x0, 0.3 * back), atol=1e-4)
+  np.testing.assert_allclose(out['x1_warped'].numpy(), _scipy_warp(x1, 0.7 * fwd), atol=1e-4)
+  mid = model(x0, x1, np.array([[0.5]], np.float32))['image'].numpy()
+  assert np.abs(out['image'].numpy() - mid).max() > 1e-3  # time is honoured, not fixed to 0.5
+
+
+def test_any_size_and_end_times(reference):
+  model, io = reference
+  x0 = io['x0'][:, 10:107, 20:151]  # 97 x 131: not a multiple of 16
+  x1 = io['x1'][:, 10:107, 20:151]
+  t0 = model(x0, x1, np.zeros((2, 1), np.float32), aux_outputs=True)
+  t1 = model(x0, x1, np.ones((2, 1), np.float32), aux_outputs=True)
+  assert t0['image'].shape == (2, 97, 131, 3)
+  assert t0['forward_flow'].shape == (2, 97, 131, 2)
+  np.testing.assert_allclose(t0['x0_warped'].numpy(), x0, atol=1e-6)
+  np.testing.assert_allclose(t1['x1_warped'].numpy(), x1, atol=1e-6)
+
+
+@pytest.mark.parametrize('h,w,align', [(97, 131, 16), (5, 3, 64), (64, 64, 64)])
+def test_padding_is_symmetric_reflection(h, w, align):
+  x = np.random.default_rng(0).random((1, h, w, 2)).astype(np.float32)
+  padded, box = pad_to_alignment(tf.constant(x), align)
+  top, left = int(box[0]), int(box[1])
+  ph, pw = padded.shape[1], padded.shape[2]
+  assert ph % align == 0 and pw % align == 0 and ph - h < align and pw - w < align
+  # numpy's 'symmetric' mode only reaches one period; tile for pads larger than the image.
+  ref = x
+  while ref.shape[1] < h + 2 * align or ref.shape[2] < w + 2 * align:
+    ref = np.pad(ref, ((0, 0), (ref.shape[1], ref.shape[1]), (ref.shape[2], ref.shape[2]), (0, 0)),
+                 mode='symmetric')
+  cy, cx = (ref.shape[1] - h) // 2, (ref.shape[2] - w) // 2
+  np.testing.assert_array_equal(padded.numpy(), ref[:, cy - top:cy - top + ph,
+                                                     cx - left:cx - left + pw])
+  np.testing.assert_array_equal(padded.numpy()[:, top:top + h, left:left + w], x)
+
+
+def test_published_config_has_film_variables(shared_dir):
+  with open(os.path.join(shared_dir, 'fixtures', 'film_reference',
+                         'film_net_published_variables.json')) as f:
+    published = json.load(f)
+  assert FilmConfig.from_dict(published['config']) == PUBLISHED
+  model = FilmNet(PUBLISHED)
+  expected = {name[:-2]: tuple(shape) for name, shape in published['variables']}
+  got = {name: tuple(v.shape) for name, v in named_variables(model).items()}
+  assert len(got) == 82
+  assert got == expected
+  assert count_parameters(model) == published['num_parameters'] == 34_436_667
+
+
+def test_config_validation():
+  with pytest.raises(ValueError, match='fusion_pyramid_levels must be <= pyramid_levels'):
+    FilmConfig(pyramid_levels=3, fusion_pyramid_levels=5)
+  with pytest.raises(ValueError, match='specialized_levels \\+ 1'):
+    FilmConfig(flow_convs=(3, 3), flow_filters=(32, 64))
+  with pytest.raises(ValueError, match='Unknown FILM config keys'):
+    FilmConfig.from_dict({'pyramid_level': 3})
+
+
+def test_bfloat16_compute_is_close(reference):
+  model, io = reference
+  out32 = model(io['x0'][:1], io['x1'][:1], io['time'][:1])['image'].numpy()
+  out16 = model(io['x0'][:1], io['x1'][:1], io['time'][:1],
+                compute_dtype=tf.bfloat16)['image'].numpy()
+  assert out16.dtype == np.float32
+  assert np.abs(out16 - out32).mean() < 0.05
