@@ -23,11 +23,12 @@ setup(
         'pillow>=10',
         'tqdm>=4.66',
         'opencv-python-headless>=4.9',
+        'scipy>=1.11',
         'apache-beam[tfrecord]==2.77.0',
         'google-crc32c>=1.5',
     ],
     extras_require={
-        'test': ['pytest>=8', 'scipy>=1.11', 'scikit-image>=0.22'],
+        'test': ['pytest>=8', 'scikit-image>=0.22'],
     },
     entry_points={
         'console_scripts': [

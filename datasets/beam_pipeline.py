@@ -130,8 +130,10 @@ class ClipChunkToRecordsFn(beam.DoFn):
         triplets_lib.KEPT, triplets_lib.DROP_SCENE_CUT, triplets_lib.DROP_STATIC,
         triplets_lib.DROP_BLACK)}
     self._records = _counter('records')
+    self._chunks = _counter('clip_chunks')
 
   def process(self, chunk: ClipChunk):
+    self._chunks.inc()
     clip = chunk.clip
     count = None if chunk.end_start is None else chunk.end_start - chunk.first_start + self._options.gap
     if clip.kind == 'video':
@@ -157,6 +159,7 @@ def _remove(path: str) -> None:
 
 
 def _counters(result) -> dict[str, int]:
+  """Our metric counters summed over steps; {} when the runner reports no metrics."""
   counts: dict[str, int] = {}
   try:
     query = result.metrics().query(MetricsFilter().with_namespace(METRICS_NAMESPACE))
@@ -186,6 +189,9 @@ def run_records_pipeline(build: Callable[[beam.Pipeline], beam.PCollection], out
   if frames_lib.is_local(output_dir):
     os.makedirs(parent or '.', exist_ok=True)
   temp_dir = frames_lib.join(parent or '.', f'.{base}.tmp-{uuid.uuid4().hex[:8]}')
+  # Local worker processes inherit this: gRPC's fork handlers can break the ffmpeg
+  # subprocesses that decode videos (Beam's own tests turn them off the same way).
+  os.environ.setdefault('GRPC_ENABLE_FORK_SUPPORT', 'false')
   started = time.time()
   try:
     pipeline = beam.Pipeline(options=pipeline_options(pipeline_args))
@@ -199,7 +205,7 @@ def run_records_pipeline(build: Callable[[beam.Pipeline], beam.PCollection], out
     counts = _counters(result)
     shards = sorted(m.path for m in FileSystems.match(
         [frames_lib.join(temp_dir, f'{SHARD_PREFIX}-*{SHARD_SUFFIX}')])[0].metadata_list)
-    if 'records' in counts and counts['records'] == 0:
+    if counts and not counts.get('records'):  # Counters are there, but none was written.
       raise InputError(f'no triplets were kept for {output_dir} ({counts}): check the input, '
                        'or lower the drop thresholds / gap')
     manifest = {

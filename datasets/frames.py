@@ -15,11 +15,13 @@ import os
 import re
 import shutil
 import tempfile
+import time
 from typing import Iterator, Optional, Sequence
 
 import cv2
 import imageio_ffmpeg
 import numpy as np
+from absl import logging
 from apache_beam.io.filesystems import FileSystems
 from PIL import Image
 
@@ -215,6 +217,29 @@ def video_info(path: str) -> VideoInfo:
                    num_frames=int(round(duration * fps)))
 
 
+def _start_reader(path: str, input_params: list[str], output_params: list[str],
+                  attempts: int = 3) -> Iterator[bytes]:
+  """An imageio-ffmpeg frame generator past its meta dict, retrying a failed start.
+
+  Starting ffmpeg can fail transiently (no header within imageio-ffmpeg's 10 s, e.g. on a
+  loaded machine or after a fork in a process running gRPC threads).
+  """
+  for attempt in range(attempts):
+    reader = imageio_ffmpeg.read_frames(path, input_params=input_params,
+                                        output_params=output_params)
+    try:
+      next(reader)  # The meta dict.
+      return reader
+    except OSError as e:
+      reader.close()
+      if attempt == attempts - 1 or 'Could not load meta information' not in str(e):
+        raise InputError(f'ffmpeg could not open {path}: {str(e).splitlines()[0]}; check that '
+                         'the file is a readable video') from e
+      logging.warning('ffmpeg did not start on %s (attempt %d); retrying.', path, attempt + 1)
+      time.sleep(1.0 + attempt)
+  raise AssertionError('unreachable')
+
+
 def iter_video_frames(path: str, start: int = 0, count: Optional[int] = None,
                       info: Optional[VideoInfo] = None) -> Iterator[tuple[int, np.ndarray]]:
   """Streams `(index, [H,W,3] uint8)` frames `start, start+1, ...` of a video.
@@ -232,10 +257,8 @@ def iter_video_frames(path: str, start: int = 0, count: Optional[int] = None,
     output_params += ['-frames:v', str(count)]
   frame_bytes = info.height * info.width * 3
   with local_copy(path) as local:
-    reader = imageio_ffmpeg.read_frames(local, input_params=input_params,
-                                        output_params=output_params)
+    reader = _start_reader(local, input_params, output_params)
     try:
-      next(reader)  # The meta dict.
       for offset, data in enumerate(reader):
         if len(data) != frame_bytes:
           raise InputError(f'video {path} changes frame size at frame {start + offset}: '

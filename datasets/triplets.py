@@ -38,7 +38,7 @@ class WindowOptions:
   stride: int = 1
   multi_time: bool = False
   scene_cut_threshold: float = 0.12
-  static_threshold: float = 0.002
+  static_threshold: float = 0.0005
   black_threshold: float = 0.03
   png_compression: int = 3
 

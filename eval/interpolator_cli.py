@@ -1,0 +1,138 @@
+"""`film-interpolate`: interpolate frames between photos, in a frame folder or in a video.
+
+Inputs (`--input`, repeatable): two or more images (in the order given), one folder of frames
+(natural order: frame_2 before frame_10) or one video file. Outputs: `--output_dir` (PNG frames)
+and/or `--output_video` (.mp4 or .gif).
+
+  # 2 photos -> 2**3+1 = 9 frames and a 30 fps mp4
+  film-interpolate --input one.png --input two.png --times_to_interpolate 3 \
+      --output_dir out/frames --output_video out/one_two.mp4 --model models/film_style
+  # a 24 fps video to 60 fps, same duration, audio copied
+  film-interpolate --input clip.mp4 --output_fps 60 --output_video clip_60fps.mp4
+  # a frame folder, 4x slow motion, capped at 8 GB of memory (large frames are tiled)
+  film-interpolate --input frames/ --times_to_interpolate 2 --output_dir out --max_memory_gb 8
+
+Bad input prints one line `film-interpolate: error: ...` on stderr and exits with status 2; no
+output is left behind. The logic lives in `film.pipeline` and `film.interpolator`.
+"""
+from __future__ import annotations
+
+import os
+import sys
+
+os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
+
+from absl import app, flags, logging  # noqa: E402
+
+_INPUT = flags.DEFINE_multi_string(
+    'input', None, 'Input: repeat for two or more images (--input a.png --input b.png), or give '
+    'one folder of frames or one video file.')
+_FRAME0 = flags.DEFINE_string('frame0', None, 'First image (alternative to --input).')
+_FRAME1 = flags.DEFINE_string('frame1', None, 'Second image (alternative to --input).')
+_OUTPUT_DIR = flags.DEFINE_string('output_dir', None, 'Folder for PNG frames frame_000000.png...')
+_OUTPUT_VIDEO = flags.DEFINE_string('output_video', None, 'Video file to write (.mp4 or .gif).')
+_TIMES = flags.DEFINE_integer(
+    'times_to_interpolate', 1, 'Recursion depth k (1..8): 2**k-1 new frames per gap, '
+    '(N-1)*2**k+1 frames in all.')
+_OUTPUT_FPS = flags.DEFINE_float(
+    'output_fps', None, 'Resample to this frame rate keeping the duration (e.g. 24 -> 60); '
+    'replaces --times_to_interpolate.')
+_INPUT_FPS = flags.DEFINE_float('input_fps', None,
+                                'Frame rate of image/folder inputs (for --output_fps).')
+_FPS = flags.DEFINE_float(
+    'fps', None, 'Frame rate of --output_video with --times_to_interpolate. Default: video input '
+    'fps * 2**k (same duration), else 30.')
+_MODEL = flags.DEFINE_string(
+    'model', None, 'Model directory (film-convert output) or FILM SavedModel directory. '
+    'Default: the model shipped in film/default_model/.')
+_OVERWRITE = flags.DEFINE_bool('overwrite', False, 'Replace existing outputs.')
+_QUIET = flags.DEFINE_bool('quiet', False, 'No progress bar or info logs.')
+_MAX_MEMORY = flags.DEFINE_float(
+    'max_memory_gb', None, 'Memory cap in GB; frames too large for it are processed in '
+    'overlapping tiles. Default: 75%% of the available memory.')
+_TILE_PIXELS = flags.DEFINE_integer('max_tile_pixels', None,
+                                    'Explicit cap on pixels per tile (overrides the derivation '
+                                    'from --max_memory_gb).')
+_TILE_OVERLAP = flags.DEFINE_integer('tile_overlap', None,
+                                     'Tile overlap in pixels (default: max(4*alignment, 128)).')
+_TIME_MODE = flags.DEFINE_enum(
+    'time_mode', 'recursive', ['recursive', 'direct'], 'For --output_fps: reach times by '
+    'recursive midpoints (FILM is trained at t=0.5) or feed t to the network directly.')
+_BATCH = flags.DEFINE_integer('batch_size', 1, 'Times evaluated together per pair (direct mode).')
+_CUT = flags.DEFINE_float(
+    'scene_cut_threshold', 0.25, 'Histogram distance (0..1) at or above which consecutive frames '
+    'are a scene cut (held, not interpolated); > 1 disables.')
+_DUP = flags.DEFINE_float(
+    'duplicate_threshold', 0.5 / 255, 'Mean absolute thumbnail difference at or below which '
+    'consecutive frames are duplicates (repeated, model skipped); 0 disables.')
+_PNG_DEPTH = flags.DEFINE_integer('png_bit_depth', 0, 'PNG bits: 8, 16, or 0 = 16 if an input '
+                                  'is 16-bit, else 8.')
+_NO_AUDIO = flags.DEFINE_bool('no_audio', False, 'Do not copy the audio track of a video input.')
+
+PROG = 'film-interpolate'
+
+
+def _fail(message: str) -> None:
+  print(f'{PROG}: error: {message}', file=sys.stderr, flush=True)
+  sys.exit(2)
+
+
+def main(argv: list[str]) -> None:
+  if len(argv) > 1:
+    _fail(f'unexpected arguments {argv[1:]}; use --input for inputs')
+  from film import image_io, pipeline, video_io
+  if _QUIET.value:
+    logging.set_verbosity(logging.WARNING)
+  inputs = list(_INPUT.value or [])
+  if _FRAME0.value or _FRAME1.value:
+    if inputs or not (_FRAME0.value and _FRAME1.value):
+      _fail('pass both --frame0 and --frame1, or --input (not both)')
+    inputs = [_FRAME0.value, _FRAME1.value]
+  times = _TIMES.value
+  if _OUTPUT_FPS.value is not None:
+    if flags.FLAGS['times_to_interpolate'].present:
+      _fail('pass either --times_to_interpolate or --output_fps, not both')
+    times = None
+  options = pipeline.Options(
+      output_dir=_OUTPUT_DIR.value, output_video=_OUTPUT_VIDEO.value,
+      times_to_interpolate=times, output_fps=_OUTPUT_FPS.value, fps=_FPS.value,
+      input_fps=_INPUT_FPS.value, overwrite=_OVERWRITE.value, quiet=_QUIET.value,
+      png_bit_depth=_PNG_DEPTH.value, scene_cut_threshold=_CUT.value,
+      duplicate_threshold=_DUP.value, copy_audio=not _NO_AUDIO.value)
+  user_errors = (pipeline.InputError, image_io.ImageReadError, video_io.VideoReadError)
+  try:
+    source = pipeline.resolve_inputs(inputs)
+    pipeline.validate_options(source, options)
+    if _CUT.value < 0 or _DUP.value < 0:
+      raise pipeline.InputError('--scene_cut_threshold and --duplicate_threshold must be >= 0')
+    with pipeline.quiet_stderr():  # TensorFlow's C++ import-time logs.
+      import tensorflow  # noqa: F401
+    from film import model_io
+    from film.interpolator import Interpolator
+    try:
+      interpolator = Interpolator.from_path(
+          _MODEL.value, max_memory_gb=_MAX_MEMORY.value, max_tile_pixels=_TILE_PIXELS.value,
+          tile_overlap=_TILE_OVERLAP.value, batch_size=_BATCH.value, time_mode=_TIME_MODE.value)
+    except model_io.ModelLoadError as e:
+      raise pipeline.InputError(f'cannot load the model: {e}') from e
+    except ValueError as e:  # memory cap / tiling arguments
+      raise pipeline.InputError(str(e)) from e
+    summary = pipeline.run(source, options, interpolator)
+  except user_errors as e:
+    _fail(str(e).replace('\n', ' '))
+  except FileExistsError as e:
+    _fail(f'{e}; pass --overwrite')
+  logging.info('Wrote %d frames at %.3g fps to %s (gaps: %s, audio copied: %s)',
+               summary['frames'], summary['fps'], ', '.join(summary['outputs']),
+               summary.get('gaps', {}), summary['audio'])
+  if not _QUIET.value:
+    print(f'{PROG}: wrote {summary["frames"]} frames to {", ".join(summary["outputs"])}')
+
+
+def run() -> None:
+  """Console-script entry point (`film-interpolate`)."""
+  app.run(main)
+
+
+if __name__ == '__main__':
+  run()

@@ -1,0 +1,477 @@
+"""`Interpolator`: the one inference class that owns padding, tiling, recursion and reuse.
+
+Shared by the `film-interpolate` CLI, the evaluation code and `film.export`:
+
+    interp = Interpolator.from_path('models/film_style')     # or Interpolator(model)
+    mid = interp.interpolate(x0, x1, 0.5)                    # [H,W,3] or [B,H,W,3] in [0,1]
+    for frame in interp.interpolate_recursively(frames, times_to_interpolate=3):
+      ...                                                    # (N-1)*2**3+1 frames, streamed
+    for frame in interp.retime(frames, input_fps=24, output_fps=60):
+      ...
+
+Images are numpy float32 `[H,W,3]` in [0,1] (see `film/__init__.py`); every output is clipped
+to [0,1] (the network itself is unclipped, like FILM), and a clipped mid frame is also what the
+recursion feeds back as an input.
+
+**Pyramid reuse.** `FilmNet.extract` (image + feature pyramids of one frame) is computed once
+per frame and tile and kept in a byte-bounded cache: an input frame serves both gaps it borders,
+and a recursively generated mid frame serves its two child gaps. Entries are released as soon as
+their frame can no longer be used; when the cache is full new entries are simply not kept (no
+LRU thrashing on the cyclic tile order), so reuse degrades gracefully under a tight memory cap.
+
+**Padding** is done by the model (mirror reflection to a multiple of `config.alignment`).
+
+**Tiling** (`film.tiling`): when a frame has more pixels than `max_tile_pixels`, it is cut into
+overlapping tiles (multiples of the alignment, overlap `tile_overlap`, default
+`default_overlap(config)`), each interpolated on its own, blended with raised-cosine feathering.
+`max_memory_gb` maps to `max_tile_pixels` via `pair_bytes_per_pixel(config)`, a measured figure.
+
+**Arbitrary times** (`retime`, `interpolate_at`): FILM is trained to predict the middle frame
+(t=0.5); its `time` input works for other t but is less reliable. `time_mode='recursive'`
+(default) snaps each target time to a dyadic time n/2**d: the coarsest one within
+`time_tolerance` (10%) of an output frame interval, else the nearest at d = `max_recursion_depth`
+(5: at most 1/64 of an input gap off, 0.7 ms at 24 fps); it is reached by recursive midpoints,
+computing only the nodes needed (shared between targets of a gap); `'direct'` feeds t to the network (one
+evaluation per output frame, batched).
+"""
+from __future__ import annotations
+
+import itertools
+import math
+import os
+from typing import Callable, Iterable, Iterator, Optional, Sequence, Union
+
+from absl import logging
+import numpy as np
+import tensorflow as tf
+
+from film import tiling
+from film.config import FilmConfig
+from film.model import FilmNet
+
+DEFAULT_MODEL_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'default_model')
+
+# Peak resident bytes of one pairwise interpolation (both `extract` calls + flow + warp + fusion)
+# per input pixel, as a multiple of the bytes of one frame's `extract` result. Measured with
+# fresh processes (peak RSS growth from 256^2 to 512^2 and 768^2 inputs: 4,800-4,960 B/px
+# for PUBLISHED, whose extract result is 656 B/px); see notes/inference.md.
+PAIR_TO_FEATURE_RATIO = 7.5
+# Fixed overhead (TF runtime, graphs) on top of the model weights, in bytes.
+RUNTIME_OVERHEAD_BYTES = 700 * 2**20
+
+GapPolicy = Callable[[np.ndarray, np.ndarray], str]
+TimesArg = Union[float, Sequence[float], np.ndarray]
+
+
+class Frame:
+  """A frame [H,W,3] float32 in [0,1] with a unique key for the feature cache."""
+  _keys = itertools.count()
+
+  def __init__(self, image: np.ndarray):
+    self.image = image
+    self.key = next(Frame._keys)
+
+
+def feature_bytes_per_pixel(config: FilmConfig) -> float:
+  """Bytes of one frame's `extract` result (image + feature pyramids, float32) per pixel."""
+  channels = {0: 3}  # image pyramid
+  total = 0.0
+  filters = config.filters
+  for level in range(config.pyramid_levels):
+    # Level `level` concatenates sub-level features of depth min(level+1, sub_levels).
+    depth = min(level + 1, config.sub_levels)
+    feat = sum(filters << k for k in range(depth))
+    total += (feat + channels[0]) * 4.0 / 4 ** level
+  return total
+
+
+def pair_bytes_per_pixel(config: FilmConfig) -> float:
+  """Measured peak bytes per input pixel of one pairwise interpolation with `config`."""
+  return PAIR_TO_FEATURE_RATIO * feature_bytes_per_pixel(config)
+
+
+def default_overlap(config: FilmConfig) -> int:
+  """Tile overlap in pixels: generous (FILM's coarsest flow level sees motions of tens of
+  pixels per level): 4 alignment units, at least 128 px."""
+  return max(4 * config.alignment, 128)
+
+
+def available_memory_bytes() -> int:
+  """MemAvailable from /proc/meminfo (Linux), else 8 GiB."""
+  try:
+    with open('/proc/meminfo') as f:
+      for line in f:
+        if line.startswith('MemAvailable:'):
+          return int(line.split()[1]) * 1024
+  except OSError:
+    pass
+  return 8 * 2**30
+
+
+def dyadic_numerator(t: float, max_depth: int, tolerance: float = 0.0) -> int:
+  """Numerator n of the dyadic time n / 2**max_depth used for `t` in [0,1]: the nearest
+  dyadic time of the smallest depth d <= max_depth within `tolerance` of t (depth
+  `max_depth` if none is). Fewer levels mean fewer recursive model evaluations."""
+  for depth in range(max_depth + 1):
+    num = int(round(t * 2 ** depth))
+    if abs(num / 2 ** depth - t) <= tolerance or depth == max_depth:
+      return num * 2 ** (max_depth - depth)
+  raise AssertionError('unreachable')
+
+
+class _FeatureCache:
+  """Byte-bounded store of `extract` results keyed by (frame key, tile index)."""
+
+  def __init__(self, budget_bytes: float):
+    self.budget = budget_bytes
+    self.used = 0
+    self.entries: dict[tuple[int, int], tuple[dict, int]] = {}
+    self.hits = self.misses = 0
+
+  def get(self, key: tuple[int, int]) -> Optional[dict]:
+    entry = self.entries.get(key)
+    if entry is None:
+      self.misses += 1
+      return None
+    self.hits += 1
+    return entry[0]
+
+  def put(self, key: tuple[int, int], features: dict, nbytes: int) -> None:
+    if self.used + nbytes <= self.budget:
+      self.entries[key] = (features, nbytes)
+      self.used += nbytes
+
+  def release(self, frame_key: int) -> None:
+    for key in [k for k in self.entries if k[0] == frame_key]:
+      self.used -= self.entries.pop(key)[1]
+
+
+class Interpolator:
+  """Frame interpolation with a `FilmNet`: tiling, feature reuse, recursion and retiming.
+
+  Args:
+    model: the network.
+    max_memory_gb: memory cap for the whole process; sets `max_tile_pixels` and the feature
+      cache budget. Default: 75% of the memory available when constructed.
+    max_tile_pixels: explicit cap on the pixels of one tile (overrides the derivation from
+      `max_memory_gb`); frames with more pixels are tiled.
+    tile_overlap: minimal overlap of neighbouring tiles in pixels (default
+      `default_overlap(config)`); should exceed the largest expected motion.
+    reuse_features: keep per-frame `extract` results for reuse (True) or recompute them for
+      every pair (False; for benchmarking).
+    batch_size: target times evaluated together for one pair in the direct time mode.
+    time_mode: 'recursive' (dyadic midpoints, default) or 'direct' for arbitrary times.
+    max_recursion_depth: deepest dyadic level used to snap arbitrary times (recursive mode).
+    time_tolerance: in `retime`'s recursive mode, a target time may be snapped to a coarser
+      dyadic time if that is at most this fraction of an output frame interval off.
+  """
+
+  def __init__(self, model: FilmNet, max_memory_gb: Optional[float] = None,
+               max_tile_pixels: Optional[int] = None, tile_overlap: Optional[int] = None,
+               reuse_features: bool = True, batch_size: int = 1,
+               time_mode: str = 'recursive', max_recursion_depth: int = 5,
+               time_tolerance: float = 0.1):
+    if time_mode not in ('recursive', 'direct'):
+      raise ValueError(f"time_mode must be 'recursive' or 'direct', got {time_mode!r}")
+    if batch_size < 1:
+      raise ValueError(f'batch_size must be >= 1, got {batch_size}')
+    self.model = model
+    self.config = model.config
+    self.tile_overlap = int(tile_overlap if tile_overlap is not None
+                            else default_overlap(self.config))
+    weights_bytes = sum(v.shape.num_elements() * 4 for v in model.trainable_variables)
+    if max_memory_gb is None:
+      budget = 0.75 * available_memory_bytes()
+    else:
+      if max_memory_gb <= 0:
+        raise ValueError(f'max_memory_gb must be > 0, got {max_memory_gb}')
+      budget = max_memory_gb * 2**30
+    budget -= weights_bytes + RUNTIME_OVERHEAD_BYTES
+    if budget <= 0:
+      raise ValueError(f'max_memory_gb={max_memory_gb} is below the model and runtime overhead '
+                       f'({(weights_bytes + RUNTIME_OVERHEAD_BYTES) / 2**30:.2f} GB)')
+    self.memory_budget_bytes = budget
+    # 60% of the budget for the pairwise working set (one tile at a time), 40% for the feature
+    # cache and the full-frame accumulators.
+    if max_tile_pixels is None:
+      max_tile_pixels = int(0.6 * budget / (pair_bytes_per_pixel(self.config) * batch_size))
+    self.max_tile_pixels = int(max_tile_pixels)
+    if self.max_tile_pixels < 1:
+      raise ValueError('max_tile_pixels must be >= 1')
+    self.reuse_features = reuse_features
+    self.batch_size = int(batch_size)
+    self.time_mode = time_mode
+    self.max_recursion_depth = int(max_recursion_depth)
+    self.time_tolerance = float(time_tolerance)
+    self._cache = _FeatureCache(0.4 * budget if reuse_features else 0)
+    self._tiles_for: dict[tuple[int, int], list[tiling.Tile]] = {}
+    self.model_evaluations = 0
+
+    spec = tf.TensorSpec([None, None, None, 3], tf.float32)
+    self._extract_fn = tf.function(lambda x: model.extract(x), input_signature=[spec])
+    self._pair_fn = tf.function(self._pair, reduce_retracing=True)
+    self._full_fn = tf.function(
+        lambda x0, x1, t: tf.clip_by_value(model(x0, x1, t)['image'], 0.0, 1.0),
+        input_signature=[spec, spec, tf.TensorSpec([None, 1], tf.float32)])
+
+  # ---------------------------------------------------------------------------------------
+  # Construction.
+  # ---------------------------------------------------------------------------------------
+  @classmethod
+  def from_path(cls, path: Optional[str] = None, config: Optional[FilmConfig] = None,
+                **kwargs) -> 'Interpolator':
+    """Loads a model directory / FILM SavedModel (`film.model_io.load_model`).
+
+    `path=None` uses the default model shipped at `film/default_model/`; raises
+    `film.model_io.ModelLoadError` if there is none.
+    """
+    from film import model_io
+    if path is None:
+      if not model_io.is_model_dir(DEFAULT_MODEL_DIR):
+        raise model_io.ModelLoadError(
+            f'No default model is installed (expected {DEFAULT_MODEL_DIR}); pass --model DIR '
+            'with a film model directory or a FILM SavedModel directory')
+      path = DEFAULT_MODEL_DIR
+    return cls(model_io.load_model(path, config=config), **kwargs)
+
+  # ---------------------------------------------------------------------------------------
+  # Graph functions.
+  # ---------------------------------------------------------------------------------------
+  def _pair(self, f0: dict, f1: dict, time: tf.Tensor) -> tf.Tensor:
+    """Clipped `image` [B,H,W,3] for `time` [B,1] from two `extract` results of batch 1 or B."""
+    batch = tf.shape(time)[0]
+
+    def broadcast(f: dict) -> dict:
+      rep = lambda x: tf.repeat(x, batch // tf.shape(x)[0], axis=0)
+      return {'image_pyramid': [rep(x) for x in f['image_pyramid']],
+              'feature_pyramid': [rep(x) for x in f['feature_pyramid']], 'box': f['box']}
+
+    image = self.model.interpolate_features(broadcast(f0), broadcast(f1), time)['image']
+    return tf.clip_by_value(image, 0.0, 1.0)
+
+  # ---------------------------------------------------------------------------------------
+  # Tiled evaluation with feature reuse.
+  # ---------------------------------------------------------------------------------------
+  def tiles(self, height: int, width: int) -> list[tiling.Tile]:
+    """The tile grid used for frames of `height` x `width` (one tile if they fit)."""
+    key = (height, width)
+    if key not in self._tiles_for:
+      tile_h, tile_w = tiling.choose_tile_size(height, width, self.max_tile_pixels,
+                                               self.config.alignment, self.tile_overlap)
+      self._tiles_for[key] = tiling.make_tiles(height, width, tile_h, tile_w, self.tile_overlap)
+      if len(self._tiles_for[key]) > 1:
+        logging.info('Tiling %dx%d frames into %d tiles of %dx%d (overlap >= %d px)', height,
+                     width, len(self._tiles_for[key]), tile_h, tile_w, self.tile_overlap)
+    return self._tiles_for[key]
+
+  def _features(self, frame: Frame, index: int, tile: tiling.Tile) -> dict:
+    key = (frame.key, index)
+    features = self._cache.get(key) if self.reuse_features else None
+    if features is None:
+      crop = frame.image[tile.slices][None]
+      features = self._extract_fn(tf.constant(crop, tf.float32))
+      if self.reuse_features:
+        nbytes = sum(int(np.prod(x.shape)) * 4 for x in
+                     features['image_pyramid'] + features['feature_pyramid'])
+        self._cache.put(key, features, nbytes)
+    return features
+
+  def _release(self, frame: Frame) -> None:
+    self._cache.release(frame.key)
+
+  def _interpolate_frames(self, a: Frame, b: Frame, times: Sequence[float]) -> list[np.ndarray]:
+    """Frames [H,W,3] at `times` between `a` (t=0) and `b` (t=1), tiled and batched."""
+    height, width = a.image.shape[:2]
+    tiles = self.tiles(height, width)
+    outputs = []
+    for start in range(0, len(times), self.batch_size):
+      chunk = np.asarray(times[start:start + self.batch_size], np.float32).reshape(-1, 1)
+      if len(tiles) == 1:
+        f0, f1 = self._features(a, 0, tiles[0]), self._features(b, 0, tiles[0])
+        result = self._pair_fn(f0, f1, tf.constant(chunk)).numpy()
+        outputs.extend(result[i] for i in range(len(chunk)))
+      else:
+        accs = [tiling.TileAccumulator(height, width) for _ in chunk]
+        for index, tile in enumerate(tiles):
+          f0, f1 = self._features(a, index, tile), self._features(b, index, tile)
+          result = self._pair_fn(f0, f1, tf.constant(chunk)).numpy()
+          for acc, out in zip(accs, result):
+            acc.add(tile, out)
+        outputs.extend(np.clip(acc.result(), 0.0, 1.0) for acc in accs)
+      self.model_evaluations += len(chunk)
+    return outputs
+
+  # ---------------------------------------------------------------------------------------
+  # Public API.
+  # ---------------------------------------------------------------------------------------
+  def interpolate(self, x0: np.ndarray, x1: np.ndarray, t: TimesArg = 0.5) -> np.ndarray:
+    """Interpolates between `x0` and `x1` at time(s) `t`.
+
+    Args:
+      x0, x1: [H,W,3] or [B,H,W,3] float32 in [0,1], same shape.
+      t: a float in [0,1] or an array of B times ([B] or [B,1]).
+    Returns:
+      float32 array of the input's shape, clipped to [0,1].
+    """
+    x0 = np.asarray(x0, np.float32)
+    x1 = np.asarray(x1, np.float32)
+    if x0.shape != x1.shape or x0.ndim not in (3, 4) or x0.shape[-1] != 3:
+      raise ValueError(f'x0 and x1 must both be [H,W,3] or [B,H,W,3]; got {x0.shape} and '
+                       f'{x1.shape}')
+    single = x0.ndim == 3
+    if single:
+      x0, x1 = x0[None], x1[None]
+    batch, height, width = x0.shape[:3]
+    times = np.broadcast_to(np.asarray(t, np.float32).reshape(-1), [batch]).astype(np.float32)
+    if len(self.tiles(height, width)) == 1 and batch * height * width <= self.max_tile_pixels:
+      out = self._full_fn(tf.constant(x0), tf.constant(x1), tf.constant(times[:, None])).numpy()
+      self.model_evaluations += batch
+    else:
+      outs = []
+      for i in range(batch):
+        a, b = Frame(x0[i]), Frame(x1[i])
+        outs.append(self._interpolate_frames(a, b, [times[i]])[0])
+        self._release(a)
+        self._release(b)
+      out = np.stack(outs)
+    return out[0] if single else out
+
+  def _recurse(self, a: Frame, b: Frame, depth: int) -> Iterator[np.ndarray]:
+    """Yields the 2**depth - 1 frames strictly between `a` and `b` in time order."""
+    if depth <= 0:
+      return
+    mid = Frame(self._interpolate_frames(a, b, [0.5])[0])
+    yield from self._recurse(a, mid, depth - 1)
+    yield mid.image
+    yield from self._recurse(mid, b, depth - 1)
+    self._release(mid)
+
+  def _dyadic(self, a: Frame, b: Frame, lo: int, hi: int, scale: int,
+              wanted: set[int], found: dict[int, np.ndarray]) -> None:
+    """Fills `found[n]` for wanted numerators n in (lo,hi) (times n/scale) by midpoints."""
+    if not any(lo < n < hi for n in wanted):
+      return
+    mid_n = (lo + hi) // 2
+    mid = Frame(self._interpolate_frames(a, b, [0.5])[0])
+    found[mid_n] = mid.image
+    self._dyadic(a, mid, lo, mid_n, scale, wanted, found)
+    self._dyadic(mid, b, mid_n, hi, scale, wanted, found)
+    self._release(mid)
+
+  def _gap_at_times(self, a: Frame, b: Frame, times: Sequence[float],
+                    tolerance: float = 0.0) -> list[np.ndarray]:
+    """Frames at `times` in [0,1] between `a` and `b` (t=0 returns `a` unchanged).
+
+    In the recursive mode each time is snapped to the coarsest dyadic time within `tolerance`
+    (in gap units; at most `max_recursion_depth` levels deep).
+    """
+    outputs: list[Optional[np.ndarray]] = [None] * len(times)
+    inner = [i for i, t in enumerate(times) if 0.0 < t < 1.0]
+    for i, t in enumerate(times):
+      if t <= 0.0:
+        outputs[i] = a.image
+      elif t >= 1.0:
+        outputs[i] = b.image
+    if self.time_mode == 'direct':
+      frames = self._interpolate_frames(a, b, [times[i] for i in inner])
+      for i, frame in zip(inner, frames):
+        outputs[i] = frame
+    else:
+      scale = 2 ** self.max_recursion_depth
+      snapped = {i: dyadic_numerator(times[i], self.max_recursion_depth, tolerance) for i in inner}
+      found: dict[int, np.ndarray] = {0: a.image, scale: b.image}
+      self._dyadic(a, b, 0, scale, scale, set(snapped.values()), found)
+      for i, n in snapped.items():
+        outputs[i] = found[n]
+    return outputs  # type: ignore[return-value]
+
+  def interpolate_recursively(self, frames: Iterable[np.ndarray], times_to_interpolate: int,
+                              gap_policy: Optional[GapPolicy] = None) -> Iterator[np.ndarray]:
+    """Streams `frames` with 2**k - 1 recursively interpolated frames inserted in every gap.
+
+    Args:
+      frames: iterable of N [H,W,3] float32 frames in [0,1] (consumed lazily; only the two
+        frames of the current gap and the recursion's ancestors are held).
+      times_to_interpolate: k >= 0, recursion depth.
+      gap_policy: optional `f(x0, x1) -> 'interpolate' | 'duplicate' | 'cut'` (see
+        `film.scene.GapClassifier`). For 'duplicate' and 'cut' gaps the model is skipped and
+        `x0` is repeated (held until the next frame).
+    Yields:
+      (N-1) * 2**k + 1 frames in time order; the inputs are yielded unchanged.
+    """
+    if times_to_interpolate < 0:
+      raise ValueError(f'times_to_interpolate must be >= 0, got {times_to_interpolate}')
+    previous: Optional[Frame] = None
+    for image in frames:
+      current = Frame(np.asarray(image, np.float32))
+      if previous is not None:
+        policy = gap_policy(previous.image, current.image) if gap_policy else 'interpolate'
+        if policy == 'interpolate':
+          yield from self._recurse(previous, current, times_to_interpolate)
+        else:
+          for _ in range(2 ** times_to_interpolate - 1):
+            yield previous.image
+        self._release(previous)
+      yield current.image
+      previous = current
+    if previous is not None:
+      self._release(previous)
+
+  def retime(self, frames: Iterable[np.ndarray], input_fps: float, output_fps: float,
+             gap_policy: Optional[GapPolicy] = None) -> Iterator[np.ndarray]:
+    """Streams `frames` (at `input_fps`) resampled to `output_fps`, preserving the duration.
+
+    N input frames last N/input_fps seconds; the output has round(N * output_fps / input_fps)
+    frames, frame j showing input position p = j * input_fps / output_fps (gap floor(p), time
+    p - floor(p)); positions past the last frame hold it. Times between frames are produced by
+    `time_mode` (see the module docstring). `gap_policy` as in `interpolate_recursively`
+    ('duplicate'/'cut' gaps hold the earlier frame).
+    """
+    if input_fps <= 0 or output_fps <= 0:
+      raise ValueError(f'fps must be > 0 (got input {input_fps}, output {output_fps})')
+    ratio = input_fps / output_fps  # input frames per output frame
+    j = 0
+    count = 0
+    previous: Optional[Frame] = None
+    for gap, image in enumerate(frames):
+      current = Frame(np.asarray(image, np.float32))
+      count += 1
+      if previous is not None:
+        # Output frames whose position falls in [gap-1, gap).
+        times = []
+        while j * ratio < gap - 1e-9:
+          times.append(j * ratio - (gap - 1))
+          j += 1
+        policy = gap_policy(previous.image, current.image) if gap_policy else 'interpolate'
+        if policy == 'interpolate':
+          yield from self._gap_at_times(previous, current, times,
+                                        tolerance=self.time_tolerance * ratio)
+        else:
+          for _ in times:
+            yield previous.image
+        self._release(previous)
+      previous = current
+    if previous is None:
+      return
+    total = int(round(count * output_fps / input_fps))
+    while j < max(total, 1):
+      yield previous.image
+      j += 1
+    self._release(previous)
+
+  @staticmethod
+  def num_output_frames(num_frames: int, times_to_interpolate: Optional[int] = None,
+                        input_fps: Optional[float] = None,
+                        output_fps: Optional[float] = None) -> int:
+    """Frames produced by `interpolate_recursively` (k given) or `retime` (fps given)."""
+    if num_frames <= 0:
+      return 0
+    if times_to_interpolate is not None:
+      return (num_frames - 1) * 2 ** times_to_interpolate + 1
+    return max(1, int(round(num_frames * output_fps / input_fps)))
+
+  @property
+  def cache_stats(self) -> dict[str, float]:
+    """Feature-cache hits/misses and bytes in use (for benchmarks and logs)."""
+    return {'hits': self._cache.hits, 'misses': self._cache.misses,
+            'bytes': self._cache.used}

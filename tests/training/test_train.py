@@ -1,0 +1,279 @@
+"""The training job end to end on tiny synthetic records (gin_configs/film_net-smoke.gin).
+
+* a CLI training process is SIGKILLed mid-run, then resumed: same step, optimizer state and
+  learning-rate schedule; it finishes, evaluates, writes summaries and exports a model that
+  loads and runs;
+* a NaN/Inf loss stops the run with a clear error and no checkpoint after it;
+* MirroredStrategy over 2 logical CPUs makes the same first update as one device;
+* all gin recipes parse into valid configs.
+"""
+from __future__ import annotations
+
+import glob
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from film import config as film_config
+from film import model_io
+from training import losses
+from training import smoke_data
+from training import train as train_lib
+from training import trainer as trainer_lib
+
+REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+SMOKE_GIN = os.path.join(REPO_ROOT, 'gin_configs', 'film_net-smoke.gin')
+
+
+@pytest.fixture(scope='module')
+def records(tmp_path_factory) -> dict[str, str]:
+  return smoke_data.write_smoke_dataset(str(tmp_path_factory.mktemp('smoke_data')))
+
+
+def _data_params(records: dict[str, str]) -> list[str]:
+  return [f"training_dataset.files = '{records['train']}'",
+          f"eval_datasets.files = ['{records['val']}']"]
+
+
+def _subprocess_env() -> dict[str, str]:
+  env = dict(os.environ)
+  env['PYTHONPATH'] = REPO_ROOT + os.pathsep + env.get('PYTHONPATH', '')
+  env.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
+  return env
+
+
+def _latest_step(checkpoint_dir: str) -> int:
+  latest = tf.train.latest_checkpoint(checkpoint_dir)
+  return -1 if latest is None else int(latest.rsplit('-', 1)[1])
+
+
+def _event_tags(folder: str) -> set[str]:
+  tags = set()
+  for path in glob.glob(os.path.join(folder, 'events.out.tfevents.*')):
+    for record in tf.data.TFRecordDataset(path):
+      event = tf.compat.v1.Event.FromString(record.numpy())
+      tags.update(v.tag for v in event.summary.value)
+  return tags
+
+
+def test_sigkill_resume_and_export(records, tmp_path):
+  base = str(tmp_path / 'runs')
+  run_dir = os.path.join(base, 'killed')
+  checkpoint_dir = os.path.join(run_dir, train_lib.CHECKPOINT_SUBDIR)
+  command = [sys.executable, '-m', 'training.train_cli', '--gin_config', SMOKE_GIN,
+             '--base_folder', base, '--label', 'killed', '--train_data', records['train'],
+             '--num_steps', '100000', '--gin_params', 'training.checkpoint_every = 1',
+             '--gin_params', 'training.eval_every = 0',
+             '--gin_params', 'training.image_summary_every = 0']
+  process = subprocess.Popen(command, cwd=REPO_ROOT, env=_subprocess_env(),
+                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+  try:
+    deadline = time.time() + 240
+    while _latest_step(checkpoint_dir) < 3:
+      assert process.poll() is None, process.stderr.read().decode()[-3000:]
+      assert time.time() < deadline, 'the training process wrote no checkpoint in time'
+      time.sleep(0.2)
+    process.send_signal(signal.SIGKILL)  # Mid-run: it checkpoints after every step.
+    process.wait(timeout=30)
+  finally:
+    if process.poll() is None:
+      process.kill()
+    process.stderr.close()
+  assert process.returncode == -signal.SIGKILL
+
+  killed_at = _latest_step(checkpoint_dir)
+  assert killed_at >= 3
+  reader = tf.train.load_checkpoint(tf.train.latest_checkpoint(checkpoint_dir))
+  saved = {name: reader.get_tensor(name) for name, _ in tf.train.list_variables(
+      tf.train.latest_checkpoint(checkpoint_dir))}
+  assert int(saved['step/.ATTRIBUTES/VARIABLE_VALUE']) == killed_at
+  assert int(saved['optimizer/_iterations/.ATTRIBUTES/VARIABLE_VALUE']) == killed_at
+
+  # Restore on its own: step, optimizer iterations, Adam moments and learning rate continue.
+  train_lib.parse_gin([SMOKE_GIN], _data_params(records))
+  training = train_lib.training_config()
+  schedule = trainer_lib.learning_rate_schedule(
+      training.learning_rate, training.learning_rate_decay_steps,
+      training.learning_rate_decay_rate, training.learning_rate_staircase)
+  restored = trainer_lib.Trainer(
+      tf.distribute.get_strategy(), film_config.model_config(),
+      losses.WeightedLoss(losses.training_losses()), schedule, global_batch_size=2,
+      checkpoint_dir=checkpoint_dir, seed=None)
+  assert restored.restore_or_initialize() is not None
+  assert restored.current_step == killed_at
+  assert restored.iterations == killed_at
+  assert restored.learning_rate == pytest.approx(1e-3 * 0.5 ** (killed_at // 2))
+  moments = [v for v in restored.optimizer.variables if v.path.startswith('adam/')
+             and 'iteration' not in v.path and 'learning_rate' not in v.path]
+  assert moments and any(np.abs(v.numpy()).sum() > 0 for v in moments)
+  slot_values = sorted(float(np.abs(v.numpy()).sum()) for v in moments)
+  saved_slots = sorted(float(np.abs(value).sum()) for name, value in saved.items()
+                       if name.startswith('optimizer/_variables/'))
+  np.testing.assert_allclose(slot_values, saved_slots, rtol=1e-6)
+
+  # Resume through the library: two more steps, evaluation, summaries, export.
+  result = train_lib.run_from_gin(
+      [SMOKE_GIN], _data_params(records) + [f'training.num_steps = {killed_at + 2}'],
+      base_folder=base, label='killed', mode='cpu')
+  assert result.restored_from is not None and result.restored_from.endswith(f'ckpt-{killed_at}')
+  assert result.start_step == killed_at
+  assert result.final_step == result.iterations == killed_at + 2
+  assert result.learning_rate == pytest.approx(1e-3 * 0.5 ** ((killed_at + 2) // 2))
+  assert np.isfinite(result.last_loss)
+  assert _latest_step(checkpoint_dir) == killed_at + 2
+
+  # The run folder records what made it.
+  info = json.load(open(os.path.join(run_dir, train_lib.RUN_INFO)))
+  assert [s['step'] for s in info['starts']] == [0, killed_at]
+  assert info['configs']['model']['filters'] == 4 and 'tensorflow' in info['versions']
+  manifest = json.load(open(os.path.join(run_dir, train_lib.DATA_MANIFEST)))
+  assert len(manifest['train']) == 2 and manifest['eval']['smoke_val'][0]['bytes'] > 0
+  assert 'model.filters = 4' in open(os.path.join(run_dir, train_lib.OPERATIVE_CONFIG)).read()
+  history = [json.loads(line) for line in open(os.path.join(run_dir, 'eval_history.jsonl'))]
+  assert history[-1]['step'] == killed_at + 2 and history[-1]['dataset'] == 'smoke_val'
+  assert 5 < history[-1]['psnr'] < 60 and 0 < history[-1]['ssim'] <= 1
+  assert 'step,dataset,psnr' in open(os.path.join(run_dir, 'eval_history.csv')).readline()
+  train_tags = _event_tags(os.path.join(run_dir, 'summaries', 'train'))
+  assert {'training/loss', 'training/learning_rate', 'training/steps_per_second',
+          'training/prediction', 'training/forward_flow'} <= train_tags
+  assert 'eval/smoke_val/psnr' in _event_tags(os.path.join(run_dir, 'summaries', 'eval'))
+
+  # The export loads and runs, with the final checkpoint's weights.
+  model = model_io.load_model(result.export_dir)
+  manifest = model_io.read_manifest(result.export_dir)
+  assert manifest['metadata']['step'] == killed_at + 2
+  final = tf.train.load_checkpoint(result.last_checkpoint)
+  kernel = model.feat_net.trainable_variables[0]
+  key = next(n for n, _ in tf.train.list_variables(result.last_checkpoint)
+             if n.startswith('model/') and n.endswith('.ATTRIBUTES/VARIABLE_VALUE')
+             and final.get_tensor(n).shape == tuple(kernel.shape)
+             and np.allclose(final.get_tensor(n), kernel.numpy()))
+  assert key
+  x0 = tf.random.uniform([1, 36, 44, 3], seed=1)
+  out = model(x0, x0, tf.fill([1, 1], 0.5))['image']
+  assert out.shape == (1, 36, 44, 3) and np.all(np.isfinite(out.numpy()))
+
+  # --export_only path: re-exports the latest checkpoint.
+  model_dir, _ = train_lib.export_checkpoint(run_dir, output_dir=str(tmp_path / 'reexport'))
+  again = model_io.load_model(model_dir)
+  np.testing.assert_array_equal(again.feat_net.trainable_variables[0].numpy(), kernel.numpy())
+
+
+def test_non_finite_loss_stops_without_checkpoint(records, tmp_path):
+  base = str(tmp_path / 'runs')
+  params = _data_params(records) + ['training.learning_rate = 1e10',
+                                    'training.learning_rate_decay_steps = 1000',
+                                    'training.checkpoint_every = 1', 'training.num_steps = 6',
+                                    'training.eval_every = 0', 'training.image_summary_every = 0']
+  with pytest.raises(trainer_lib.NonFiniteLossError, match='Non-finite training loss at step') \
+      as error:
+    train_lib.run_from_gin([SMOKE_GIN], params, base_folder=base, label='nan', mode='cpu')
+  failed_at = int(str(error.value).split('at step ')[1].split()[0])
+  assert 'no checkpoint was written' in str(error.value)
+  checkpoint_dir = os.path.join(base, 'nan', train_lib.CHECKPOINT_SUBDIR)
+  # Checkpoints exist only for the steps before the failing one, none after it.
+  assert _latest_step(checkpoint_dir) == failed_at
+  assert not os.path.exists(os.path.join(base, 'nan', 'export'))
+
+
+def test_poisoned_batch_is_not_applied(tmp_path):
+  config = film_config.FilmConfig(pyramid_levels=3, fusion_pyramid_levels=3,
+                                  specialized_levels=2, sub_levels=2, flow_convs=(1, 1, 1),
+                                  flow_filters=(4, 4, 4), filters=4)
+  trainer = trainer_lib.Trainer(
+      tf.distribute.get_strategy(), config, losses.WeightedLoss(losses.training_losses(['l1'])),
+      trainer_lib.learning_rate_schedule(1e-3, 10, 0.5, True), global_batch_size=2,
+      checkpoint_dir=str(tmp_path / 'ckpt'), seed=3)
+  rng = np.random.default_rng(0)
+  batch = {k: tf.constant(rng.uniform(size=(2, 16, 16, 3)), tf.float32) for k in ('x0', 'x1', 'y')}
+  batch['time'] = tf.fill([2, 1], 0.5)
+  assert np.isfinite(trainer.train_step(batch)['loss'])
+  trainer.save()
+  before = [v.numpy().copy() for v in trainer.model.trainable_variables]
+  for key in ('y', 'x0'):  # NaN in the loss only / NaN flows inside the network.
+    poisoned = dict(batch)
+    poisoned[key] = tf.where(tf.range(16)[None, :, None, None] == 5, np.nan, batch[key])
+    with pytest.raises(trainer_lib.NonFiniteLossError, match='at step 1'):
+      trainer.train_step(poisoned)
+    assert trainer.current_step == 1 and trainer.iterations == 1
+    for old, v in zip(before, trainer.model.trainable_variables):
+      np.testing.assert_array_equal(old, v.numpy())
+  assert _latest_step(str(tmp_path / 'ckpt')) == 1
+
+
+MIRRORED_SCRIPT = textwrap.dedent('''
+    import json, sys
+    import numpy as np
+    from training import distribute
+    devices = distribute.split_cpu(2)
+    import tensorflow as tf
+    from film.config import FilmConfig
+    from training import losses, trainer as trainer_lib
+    config = FilmConfig(pyramid_levels=3, fusion_pyramid_levels=3, specialized_levels=2,
+                        sub_levels=2, flow_convs=(1, 1, 1), flow_filters=(4, 4, 4), filters=4)
+    rng = np.random.default_rng(0)
+    batch = {k: rng.uniform(size=(4, 16, 16, 3)).astype(np.float32) for k in ('x0', 'x1', 'y')}
+    batch['time'] = np.full((4, 1), 0.5, np.float32)
+    out = {'devices': devices}
+    for name, strategy in (('one', tf.distribute.OneDeviceStrategy('/cpu:0')),
+                           ('mirrored', distribute.get_strategy('mirrored', logical_cpus=2))):
+      trainer = trainer_lib.Trainer(
+          strategy, config, losses.WeightedLoss(losses.training_losses(['l1'])),
+          trainer_lib.learning_rate_schedule(1e-3, 100, 0.5, True), global_batch_size=4,
+          checkpoint_dir=sys.argv[1] + '/' + name, seed=7)
+      initial = [v.numpy() for v in trainer.model.trainable_variables]
+      data = strategy.experimental_distribute_dataset(
+          tf.data.Dataset.from_tensors(batch).repeat())
+      loss = trainer.train_step(next(iter(data)))['loss']
+      out[name] = {'replicas': strategy.num_replicas_in_sync, 'loss': loss,
+                   'updates': [(v.numpy() - i).ravel().tolist() for v, i in
+                               zip(trainer.model.trainable_variables, initial)]}
+    print('RESULT' + json.dumps(out))
+''')
+
+
+def test_mirrored_matches_one_device(tmp_path):
+  completed = subprocess.run([sys.executable, '-c', MIRRORED_SCRIPT, str(tmp_path)],
+                             cwd=REPO_ROOT, env=_subprocess_env(), capture_output=True,
+                             text=True, timeout=400)
+  assert completed.returncode == 0, completed.stderr[-3000:]
+  line = next(l for l in completed.stdout.splitlines() if l.startswith('RESULT'))
+  result = json.loads(line[len('RESULT'):])
+  assert len(result['devices']) == 2
+  one, mirrored = result['one'], result['mirrored']
+  assert one['replicas'] == 1 and mirrored['replicas'] == 2
+  assert mirrored['loss'] == pytest.approx(one['loss'], rel=1e-5)
+  a = np.concatenate([np.asarray(u) for u in one['updates']])
+  b = np.concatenate([np.asarray(u) for u in mirrored['updates']])
+  # Adam's first step is lr * g / (|g| + eps): about +-1e-3 wherever the gradient is not tiny.
+  assert np.mean(np.abs(a) > 5e-4) > 0.5
+  np.testing.assert_allclose(b, a, atol=2e-5)
+
+
+@pytest.mark.parametrize('name', ['film_net-L1.gin', 'film_net-VGG.gin', 'film_net-Style.gin',
+                                  'film_net-small-cpu.gin', 'film_net-smoke.gin'])
+def test_gin_recipes_parse(name):
+  train_lib.parse_gin([os.path.join(REPO_ROOT, 'gin_configs', name)],
+                      ["training_dataset.files = '/data/train'"])
+  model = film_config.model_config()
+  training = train_lib.training_config()
+  data = train_lib.dataset_config()
+  terms = losses.training_losses()
+  assert data.crop_size % model.alignment == 0
+  if name in ('film_net-L1.gin', 'film_net-VGG.gin', 'film_net-Style.gin'):
+    assert model == film_config.PUBLISHED
+    assert (training.learning_rate, training.learning_rate_decay_steps,
+            training.learning_rate_staircase, training.num_steps) == (1e-4, 750000, True, 3000000)
+    assert (data.batch_size, data.crop_size) == (8, 256)
+    recipe = name.split('-')[1][:-4]
+    assert terms == losses.RECIPES[recipe]
+  if name == 'film_net-small-cpu.gin':
+    assert model == film_config.SMALL

