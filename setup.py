@@ -33,6 +33,7 @@ setup(
     entry_points={
         'console_scripts': [
             'film-convert=film.convert_cli:run',
+            'film-eval=eval.eval_cli:run',
         ],
     },
 )

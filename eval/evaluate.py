@@ -205,6 +205,10 @@ def evaluate(benchmark_dirs: Sequence[str],
   for name in metric_names:
     if name not in metrics_lib.METRICS:
       raise EvaluationError(f'unknown metric {name}; choose from {",".join(metrics_lib.METRICS)}')
+  for net in lpips_nets:
+    if net not in metrics_lib.LPIPS_NETS:
+      raise EvaluationError(f'unknown LPIPS network {net}; pass --lpips as a comma list from '
+                            f'{",".join(metrics_lib.LPIPS_NETS)} or use --nolpips')
 
   method_fns: Dict[str, baselines_lib.MethodFn] = {}
   for method in methods:

@@ -105,18 +105,18 @@ def main(argv: list[str]) -> None:
     pipeline.validate_options(source, options)
     if _CUT.value < 0 or _DUP.value < 0:
       raise pipeline.InputError('--scene_cut_threshold and --duplicate_threshold must be >= 0')
-    with pipeline.quiet_stderr():  # TensorFlow's C++ import-time logs.
-      import tensorflow  # noqa: F401
-    from film import model_io
-    from film.interpolator import Interpolator
     try:
-      interpolator = Interpolator.from_path(
-          _MODEL.value, max_memory_gb=_MAX_MEMORY.value, max_tile_pixels=_TILE_PIXELS.value,
-          tile_overlap=_TILE_OVERLAP.value, batch_size=_BATCH.value, time_mode=_TIME_MODE.value)
-    except model_io.ModelLoadError as e:
-      raise pipeline.InputError(f'cannot load the model: {e}') from e
-    except ValueError as e:  # memory cap / tiling arguments
-      raise pipeline.InputError(str(e)) from e
+      # TensorFlow's C++ logs at import and first use would break the one-line error contract;
+      # Python exceptions still propagate (stderr is restored first).
+      with pipeline.quiet_stderr():
+        from film import model_io
+        from film.interpolator import Interpolator
+        interpolator = Interpolator.from_path(
+            _MODEL.value, max_memory_gb=_MAX_MEMORY.value, max_tile_pixels=_TILE_PIXELS.value,
+            tile_overlap=_TILE_OVERLAP.value, batch_size=_BATCH.value,
+            time_mode=_TIME_MODE.value)
+    except ValueError as e:  # ModelLoadError (a ValueError), memory cap / tiling arguments
+      raise pipeline.InputError(f'cannot set up the model: {e}') from e
     summary = pipeline.run(source, options, interpolator)
   except user_errors as e:
     _fail(str(e).replace('\n', ' '))

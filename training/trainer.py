@@ -176,9 +176,10 @@ class Trainer:
     if not self.loss_scaling:
       finite = tf.logical_and(finite, tf.math.is_finite(tf.linalg.global_norm(grads)))
     guard = tf.debugging.Assert(finite, [NON_FINITE_MARKER, 'loss =', total], summarize=8)
-    with tf.control_dependencies([guard]):
+    with tf.control_dependencies([guard]):  # Nothing is updated before the guard passed.
       grads = [tf.identity(g) for g in grads]
-    self.optimizer.apply_gradients(zip(grads, variables))
+      scaled = tf.identity(scaled)  # The step counter waits for the guard through this.
+      self.optimizer.apply_gradients(zip(grads, variables))
     outputs = {'loss': scaled}
     outputs.update({f'loss/{name}': value * share for name, value in terms.items()})
     return outputs
@@ -187,7 +188,8 @@ class Trainer:
     per_replica = self.strategy.run(self._replica_step, args=(batch,))
     reduced = {k: self.strategy.reduce(tf.distribute.ReduceOp.SUM, v, axis=None)
                for k, v in per_replica.items()}
-    self.step.assign_add(1)
+    with tf.control_dependencies(list(reduced.values())):
+      self.step.assign_add(1)
     return reduced
 
   def train_step(self, batch: Any) -> dict[str, float]:

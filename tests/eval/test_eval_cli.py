@@ -71,6 +71,7 @@ def test_cli_end_to_end(tmp_path):
     (['--benchmark_dir={tmp}/tiny', '--methods=film'], 'needs a model'),
     (['--benchmark_dir={tmp}/tiny', '--model={tmp}/no_model'], 'does not exist'),
     (['--benchmark_dir={tmp}/tiny', '--output_dir={tmp}/full'], 'pass --overwrite'),
+    (['--benchmark_dir={tmp}/tiny', '--lpips=squeeze'], 'unknown LPIPS network squeeze'),
     ([], 'pass --benchmark_dir'),
 ])
 def test_cli_bad_inputs(tmp_path, args, message):
@@ -82,7 +83,7 @@ def test_cli_bad_inputs(tmp_path, args, message):
   args = [a.format(tmp=tmp) for a in args]
   if not any(a.startswith('--output_dir') for a in args):
     args.append(f'--output_dir={tmp}/out')
-  result = _run(*args, '--nolpips')
+  result = _run(*args) if any('--lpips' in a for a in args) else _run(*args, '--nolpips')
   assert result.returncode != 0
   lines = result.stderr.strip().splitlines()
   assert len(lines) == 1, result.stderr

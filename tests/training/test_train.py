@@ -24,6 +24,7 @@ import tensorflow as tf
 
 from film import config as film_config
 from film import model_io
+from film.model import FilmNet, named_variables
 from training import losses
 from training import smoke_data
 from training import train as train_lib
@@ -70,6 +71,7 @@ def test_sigkill_resume_and_export(records, tmp_path):
   checkpoint_dir = os.path.join(run_dir, train_lib.CHECKPOINT_SUBDIR)
   command = [sys.executable, '-m', 'training.train_cli', '--gin_config', SMOKE_GIN,
              '--base_folder', base, '--label', 'killed', '--train_data', records['train'],
+             '--eval_data', records['val'],
              '--num_steps', '100000', '--gin_params', 'training.checkpoint_every = 1',
              '--gin_params', 'training.eval_every = 0',
              '--gin_params', 'training.image_summary_every = 0']
@@ -121,7 +123,8 @@ def test_sigkill_resume_and_export(records, tmp_path):
 
   # Resume through the library: two more steps, evaluation, summaries, export.
   result = train_lib.run_from_gin(
-      [SMOKE_GIN], _data_params(records) + [f'training.num_steps = {killed_at + 2}'],
+      [SMOKE_GIN], _data_params(records) + [f'training.num_steps = {killed_at + 2}',
+                                           'training.image_summary_every = 2'],
       base_folder=base, label='killed', mode='cpu')
   assert result.restored_from is not None and result.restored_from.endswith(f'ckpt-{killed_at}')
   assert result.start_step == killed_at
@@ -150,13 +153,11 @@ def test_sigkill_resume_and_export(records, tmp_path):
   model = model_io.load_model(result.export_dir)
   manifest = model_io.read_manifest(result.export_dir)
   assert manifest['metadata']['step'] == killed_at + 2
-  final = tf.train.load_checkpoint(result.last_checkpoint)
-  kernel = model.feat_net.trainable_variables[0]
-  key = next(n for n, _ in tf.train.list_variables(result.last_checkpoint)
-             if n.startswith('model/') and n.endswith('.ATTRIBUTES/VARIABLE_VALUE')
-             and final.get_tensor(n).shape == tuple(kernel.shape)
-             and np.allclose(final.get_tensor(n), kernel.numpy()))
-  assert key
+  from_checkpoint = FilmNet(model.config)
+  tf.train.Checkpoint(model=from_checkpoint).read(result.last_checkpoint).expect_partial()
+  exported = named_variables(model)
+  for name, v in named_variables(from_checkpoint).items():
+    np.testing.assert_array_equal(exported[name].numpy(), v.numpy(), err_msg=name)
   x0 = tf.random.uniform([1, 36, 44, 3], seed=1)
   out = model(x0, x0, tf.fill([1, 1], 0.5))['image']
   assert out.shape == (1, 36, 44, 3) and np.all(np.isfinite(out.numpy()))
@@ -164,7 +165,8 @@ def test_sigkill_resume_and_export(records, tmp_path):
   # --export_only path: re-exports the latest checkpoint.
   model_dir, _ = train_lib.export_checkpoint(run_dir, output_dir=str(tmp_path / 'reexport'))
   again = model_io.load_model(model_dir)
-  np.testing.assert_array_equal(again.feat_net.trainable_variables[0].numpy(), kernel.numpy())
+  for name, v in named_variables(again).items():
+    np.testing.assert_array_equal(exported[name].numpy(), v.numpy(), err_msg=name)
 
 
 def test_non_finite_loss_stops_without_checkpoint(records, tmp_path):

@@ -1,0 +1,60 @@
+"""`film-export`: model directory / FILM SavedModel -> serving SavedModel (see `film.export`).
+
+  film-export --model models/film_style --output exported/film_style
+  saved_model_cli show --dir exported/film_style --tag_set serve --signature_def serving_default
+"""
+from __future__ import annotations
+
+import os
+import sys
+
+os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
+
+from absl import app, flags, logging  # noqa: E402
+
+_MODEL = flags.DEFINE_string('model', None, 'Model directory (our format) or FILM SavedModel / '
+                             'checkpoint. Default: film/default_model/.')
+_OUTPUT = flags.DEFINE_string('output', None, 'Output SavedModel directory.')
+_LEVELS = flags.DEFINE_integer('pyramid_levels', None, 'Pyramid depth for FILM checkpoints '
+                               '(not stored in them); default inferred.')
+_OVERWRITE = flags.DEFINE_bool('overwrite', False, 'Replace an existing output directory.')
+
+PROG = 'film-export'
+
+
+def main(argv: list[str]) -> None:
+  if len(argv) > 1:
+    sys.exit(f'{PROG}: error: unexpected arguments {argv[1:]}')
+  if not _OUTPUT.value:
+    sys.exit(f'{PROG}: error: pass --output DIR (and --model DIR)')
+  if os.path.exists(_OUTPUT.value) and not _OVERWRITE.value:
+    sys.exit(f'{PROG}: error: {_OUTPUT.value} already exists; pass --overwrite or choose another '
+             '--output')
+  from film import export, model_io
+  from film.interpolator import DEFAULT_MODEL_DIR
+  path = _MODEL.value
+  if path is None:
+    if not model_io.is_model_dir(DEFAULT_MODEL_DIR):
+      sys.exit(f'{PROG}: error: no default model installed at {DEFAULT_MODEL_DIR}; pass --model DIR')
+    path = DEFAULT_MODEL_DIR
+  config = None
+  try:
+    if _LEVELS.value is not None and not model_io.is_model_dir(path):
+      from film import checkpoint_convert
+      config = checkpoint_convert.infer_config(checkpoint_convert.read_film_variables(path),
+                                               _LEVELS.value)
+    model = model_io.load_model(path, config=config)
+    out = export.export_saved_model(model, _OUTPUT.value, overwrite=_OVERWRITE.value)
+  except (ValueError, OSError) as e:
+    sys.exit(f'{PROG}: error: {e}')
+  logging.info('Wrote %s', out)
+  print(out)
+
+
+def run() -> None:
+  """Console-script entry point (`film-export`)."""
+  app.run(main)
+
+
+if __name__ == '__main__':
+  run()

@@ -1,0 +1,152 @@
+"""Tests for film/interpolator.py: outputs, recursion, streaming, feature reuse, retiming."""
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from film import interpolator as interp_lib
+from film.config import FilmConfig
+from film.interpolator import Interpolator
+from film.model import FilmNet
+
+TINY = FilmConfig(pyramid_levels=3, fusion_pyramid_levels=3, specialized_levels=2, sub_levels=2,
+                  flow_convs=(1, 1, 1), flow_filters=(4, 4, 4), filters=2)
+
+
+@pytest.fixture(scope='module')
+def model():
+  tf.random.set_seed(0)
+  return FilmNet(TINY)
+
+
+def _frames(n, h=20, w=28, seed=0):
+  rng = np.random.default_rng(seed)
+  return [rng.random((h, w, 3), dtype=np.float32) for _ in range(n)]
+
+
+def test_interpolate_matches_model_and_clips(model):
+  x0, x1 = _frames(2)
+  out = Interpolator(model).interpolate(x0, x1, 0.3)
+  expected = model(x0[None], x1[None], tf.constant([[0.3]]))['image'][0].numpy()
+  np.testing.assert_allclose(out, np.clip(expected, 0, 1), atol=1e-5)
+  assert out.shape == (20, 28, 3) and out.dtype == np.float32
+
+
+def test_interpolate_batch_and_time_array(model):
+  a, b, c, d = _frames(4)
+  interp = Interpolator(model)
+  out = interp.interpolate(np.stack([a, c]), np.stack([b, d]), [0.25, 0.75])
+  assert out.shape == (2, 20, 28, 3)
+  np.testing.assert_allclose(out[1], interp.interpolate(c, d, 0.75), atol=1e-5)
+  with pytest.raises(ValueError):
+    interp.interpolate(a, b[:10], 0.5)
+
+
+@pytest.mark.parametrize('n,k', [(2, 1), (3, 2), (4, 3)])
+def test_recursive_counts_and_inputs_unchanged(model, n, k):
+  frames = _frames(n)
+  out = list(Interpolator(model).interpolate_recursively(frames, k))
+  assert len(out) == (n - 1) * 2 ** k + 1
+  for i, frame in enumerate(frames):
+    assert out[i * 2 ** k] is frame or np.array_equal(out[i * 2 ** k], frame)
+  assert all(o.min() >= 0 and o.max() <= 1 for o in out)
+
+
+def test_recursion_equals_explicit_midpoints(model):
+  x0, x1 = _frames(2)
+  interp = Interpolator(model)
+  out = list(interp.interpolate_recursively([x0, x1], 2))
+  mid = interp.interpolate(x0, x1, 0.5)
+  np.testing.assert_allclose(out[2], mid, atol=1e-5)
+  np.testing.assert_allclose(out[1], interp.interpolate(x0, mid, 0.5), atol=1e-5)
+  np.testing.assert_allclose(out[3], interp.interpolate(mid, x1, 0.5), atol=1e-5)
+
+
+def test_streaming_consumes_inputs_lazily(model):
+  consumed = []
+
+  def source():
+    for i, frame in enumerate(_frames(5)):
+      consumed.append(i)
+      yield frame
+
+  stream = Interpolator(model).interpolate_recursively(source(), 1)
+  next(stream)  # the first input frame is emitted before the second is read
+  assert consumed == [0]
+  next(stream)  # the first mid frame needs frame 1 only
+  assert consumed == [0, 1]
+
+
+def test_pyramid_reuse_extracts_each_frame_once(model):
+  n, k = 4, 3
+  interp = Interpolator(model)
+  list(interp.interpolate_recursively(_frames(n), k))
+  evaluations = (n - 1) * (2 ** k - 1)
+  # Inputs once each; mid frames that have children (all but the deepest level) once each.
+  assert interp.cache_stats['misses'] == n + (n - 1) * (2 ** (k - 1) - 1)
+  assert interp.cache_stats['hits'] == 2 * evaluations - interp.cache_stats['misses']
+  assert interp.cache_stats['bytes'] == 0  # everything released at the end
+  no_reuse = Interpolator(model, reuse_features=False)
+  out_a = list(no_reuse.interpolate_recursively(_frames(n), k))
+  out_b = list(Interpolator(model).interpolate_recursively(_frames(n), k))
+  np.testing.assert_allclose(np.stack(out_a), np.stack(out_b), atol=1e-6)
+
+
+def test_gap_policy_holds_frames_and_skips_model(model):
+  a, b, c = _frames(3)
+  interp = Interpolator(model)
+  decisions = iter(['duplicate', 'cut'])
+  out = list(interp.interpolate_recursively([a, b, c], 2, lambda x, y: next(decisions)))
+  assert len(out) == 9 and interp.model_evaluations == 0
+  assert all(o is a for o in out[:4]) and all(o is b for o in out[4:8]) and out[8] is c
+
+
+def test_retime_counts_and_direct_mode(model):
+  frames = _frames(5)
+  for mode in ('recursive', 'direct'):
+    interp = Interpolator(model, time_mode=mode, batch_size=2)
+    out = list(interp.retime(frames, 24, 60))
+    assert len(out) == Interpolator.num_output_frames(5, input_fps=24, output_fps=60) == 12
+    assert out[0] is frames[0] and out[5] is frames[2] and out[10] is frames[4]
+  halved = list(Interpolator(model).retime(frames, 30, 15))
+  assert len(halved) == 2 or len(halved) == 3
+
+
+def test_retime_recursive_uses_dyadic_midpoints(model):
+  frames = _frames(2)
+  interp = Interpolator(model)
+  out = list(interp.retime(frames, 1, 2))  # positions 0, 0.5, then the held last frame
+  assert len(out) == 4 - 0 or len(out) == 4
+  np.testing.assert_allclose(out[1], interp.interpolate(*frames, 0.5), atol=1e-5)
+
+
+def test_dyadic_numerator():
+  assert interp_lib.dyadic_numerator(0.5, 5) == 16
+  assert interp_lib.dyadic_numerator(0.4, 5, tolerance=0.04) == 12  # 3/8
+  assert interp_lib.dyadic_numerator(0.4, 5) == 13  # nearest 1/32
+
+
+def test_tiled_interpolation_runs_with_reuse(model):
+  frames = _frames(3, h=40, w=60)
+  interp = Interpolator(model, max_tile_pixels=32 * 32, tile_overlap=8)
+  assert len(interp.tiles(40, 60)) > 1
+  out = list(interp.interpolate_recursively(frames, 1))
+  assert len(out) == 5 and out[1].shape == (40, 60, 3)
+  assert interp.cache_stats['hits'] > 0
+
+
+def test_memory_cap_sets_tile_size(model):
+  small = Interpolator(model, max_memory_gb=1.0)
+  large = Interpolator(model, max_memory_gb=4.0)
+  assert 0 < small.max_tile_pixels < large.max_tile_pixels
+  with pytest.raises(ValueError):
+    Interpolator(model, max_memory_gb=0.1)
+
+
+def test_from_path(tmp_path, model, monkeypatch):
+  from film import model_io
+  path = model_io.save_model(model, str(tmp_path / 'm'))
+  interp = Interpolator.from_path(path)
+  assert interp.config == TINY
+  monkeypatch.setattr(interp_lib, 'DEFAULT_MODEL_DIR', str(tmp_path / 'missing'))
+  with pytest.raises(model_io.ModelLoadError, match='--model'):
+    Interpolator.from_path(None)
