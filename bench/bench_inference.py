@@ -49,7 +49,6 @@ def _load_pair(height: int, width: int):
 
 def worker(case: str, max_memory_gb: float) -> None:
   os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
-  import numpy as np
   from film.config import PUBLISHED
   from film.interpolator import Interpolator
   from film.model import FilmNet
@@ -72,6 +71,8 @@ def worker(case: str, max_memory_gb: float) -> None:
       'tiles': len(tiles), 'tile_size': [tiles[0].h, tiles[0].w],
       'max_tile_pixels': interp.max_tile_pixels, 'cache': interp.cache_stats,
       'model_evaluations': interp.model_evaluations,
+      'seconds_extract': round(interp.seconds['extract'], 1),
+      'seconds_pair': round(interp.seconds['pair'], 1),
       'note': 'includes tf.function tracing of the first call'}), flush=True)
 
 

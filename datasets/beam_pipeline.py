@@ -35,6 +35,7 @@ from typing import Any, Callable, Optional, Sequence
 
 import apache_beam as beam
 from absl import logging
+from tqdm import tqdm
 from apache_beam.io.filesystems import FileSystems
 from apache_beam.metrics.metric import Metrics, MetricsFilter
 from apache_beam.options.pipeline_options import PipelineOptions
@@ -135,7 +136,8 @@ class ClipChunkToRecordsFn(beam.DoFn):
   def process(self, chunk: ClipChunk):
     self._chunks.inc()
     clip = chunk.clip
-    count = None if chunk.end_start is None else chunk.end_start - chunk.first_start + self._options.gap
+    count = (None if chunk.end_start is None
+             else chunk.end_start - chunk.first_start + self._options.gap)
     if clip.kind == 'video':
       stream = frames_lib.iter_video_frames(clip.path, chunk.first_start, count)
     else:
@@ -150,6 +152,17 @@ class ClipChunkToRecordsFn(beam.DoFn):
 
 
 # ------------------------------------------------------------------------------ running
+
+def input_error_line(error: BaseException) -> Optional[str]:
+  """The one-line message of an InputError, also when a runner wrapped it in its own error."""
+  if isinstance(error, InputError):
+    return str(error).splitlines()[0].split(' [while running')[0]
+  marker = f'{InputError.__name__}: '
+  for line in str(error).splitlines():
+    if marker in line:
+      return line.split(marker, 1)[1].split(' [while running')[0]
+  return None
+
 
 def _remove(path: str) -> None:
   if frames_lib.is_local(path):
@@ -277,6 +290,9 @@ def create_clip_records(clips: Sequence[Clip], output_dir: str, *,
   """Cuts windows from videos / frame folders and writes their triplets; returns the manifest."""
   if not clips:
     raise InputError(f'no clips to write to {output_dir}: check the input')
+  videos = [c.path for c in clips if c.kind == 'video' and frames_lib.is_local(c.path)]
+  for path in tqdm(videos, desc='checking videos', disable=len(videos) < 20):
+    frames_lib.video_info(path)  # Fails here, in one line, rather than inside a worker.
 
   def build(pipeline: beam.Pipeline) -> beam.PCollection:
     return (pipeline

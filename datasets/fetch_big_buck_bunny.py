@@ -60,8 +60,13 @@ def main(argv: list[str]) -> None:
         transform=frames_lib.FrameTransform(resize_width=_RESIZE_WIDTH.value),
         train_shards=_TRAIN_SHARDS.value, validation_shards=_VALIDATION_SHARDS.value,
         pipeline_args=pipeline_args, overwrite=_OVERWRITE.value)
-  except (frames_lib.InputError, ValueError) as e:
-    sys.exit(f'error: {e}')
+  except Exception as e:  # pylint: disable=broad-except  (one line for input errors only)
+    message = beam_pipeline.input_error_line(e)
+    if message is None and isinstance(e, ValueError):
+      message = str(e).splitlines()[0]  # Option validation, e.g. an odd gap.
+    if message is None:
+      raise
+    sys.exit(f'error: {message}')
   for name, manifest in manifests.items():
     logging.info('%s: %s', name, manifest['counters'])
     print(f'{name}: {manifest["num_records"]} records in {os.path.join(records_dir, name)} '

@@ -25,6 +25,12 @@ from absl import logging
 from apache_beam.io.filesystems import FileSystems
 from PIL import Image
 
+# imageio-ffmpeg starts ffmpeg with `preexec_fn=os.setpgrp`, which forces a full fork() that
+# runs gRPC's (Beam's) fork handlers in the child; that intermittently kills the child before
+# ffmpeg starts ("Could not load meta information"). Its documented switch drops the preexec_fn,
+# so Python can spawn ffmpeg without running any handler. (Ctrl-C then reaches ffmpeg too.)
+os.environ.setdefault('IMAGEIO_FFMPEG_NO_PREVENT_SIGINT', '1')
+
 IMAGE_EXTENSIONS = ('.png', '.jpg', '.jpeg', '.bmp', '.tif', '.tiff', '.ppm')
 VIDEO_EXTENSIONS = ('.mp4', '.mkv', '.mov', '.avi', '.webm', '.m4v', '.y4m', '.mpg', '.mpeg')
 THUMBNAIL_WIDTH = 64  # Width of the grayscale thumbnails the frame statistics are computed on.
@@ -111,7 +117,8 @@ def decode_image(data: bytes, name: str = 'image') -> np.ndarray:
     with Image.open(io.BytesIO(data)) as image:
       return np.asarray(image.convert('RGB'))
   except Exception as e:  # pylint: disable=broad-except  (PIL raises many kinds)
-    raise InputError(f'cannot decode {name}: {e}; replace or remove the file') from e
+    raise InputError(f'cannot decode {name} ({type(e).__name__}): replace or remove the '
+                     'file') from e
 
 
 def read_image(path: str) -> np.ndarray:
@@ -198,15 +205,8 @@ def video_info(path: str) -> VideoInfo:
   if not exists(path):
     raise InputError(f'video {path} does not exist: check the path')
   with local_copy(path) as local:
-    reader = imageio_ffmpeg.read_frames(local)
-    try:
-      meta = next(reader)
-    except (RuntimeError, OSError, StopIteration) as e:
-      first_line = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-      raise InputError(f'cannot read video {path} ({first_line}): pass a file ffmpeg can '
-                       'decode (mp4/mkv/mov/...)') from e
-    finally:
-      reader.close()
+    reader, meta = _start_reader(local, [], [], name=path)
+    reader.close()
   fps = float(meta.get('fps') or 0.0)
   duration = float(meta.get('duration') or 0.0)
   width, height = meta['size']
@@ -218,8 +218,8 @@ def video_info(path: str) -> VideoInfo:
 
 
 def _start_reader(path: str, input_params: list[str], output_params: list[str],
-                  attempts: int = 3) -> Iterator[bytes]:
-  """An imageio-ffmpeg frame generator past its meta dict, retrying a failed start.
+                  attempts: int = 3, name: Optional[str] = None) -> tuple[Iterator[bytes], dict]:
+  """An imageio-ffmpeg frame generator past its meta dict, and the dict; retries a failed start.
 
   Starting ffmpeg can fail transiently (no header within imageio-ffmpeg's 10 s, e.g. on a
   loaded machine or after a fork in a process running gRPC threads).
@@ -228,13 +228,14 @@ def _start_reader(path: str, input_params: list[str], output_params: list[str],
     reader = imageio_ffmpeg.read_frames(path, input_params=input_params,
                                         output_params=output_params)
     try:
-      next(reader)  # The meta dict.
-      return reader
-    except OSError as e:
+      return reader, next(reader)
+    except (OSError, RuntimeError, StopIteration) as e:
       reader.close()
-      if attempt == attempts - 1 or 'Could not load meta information' not in str(e):
-        raise InputError(f'ffmpeg could not open {path}: {str(e).splitlines()[0]}; check that '
-                         'the file is a readable video') from e
+      text = str(e)
+      if 'ffmpeg version' in text or attempt == attempts - 1:  # ffmpeg ran and refused it.
+        lines = [l.strip() for l in text.splitlines() if l.strip()] or [type(e).__name__]
+        raise InputError(f'cannot read video {name or path} ({lines[-1]}): pass a file ffmpeg '
+                         'can decode (mp4/mkv/mov/...)') from e
       logging.warning('ffmpeg did not start on %s (attempt %d); retrying.', path, attempt + 1)
       time.sleep(1.0 + attempt)
   raise AssertionError('unreachable')
@@ -257,7 +258,7 @@ def iter_video_frames(path: str, start: int = 0, count: Optional[int] = None,
     output_params += ['-frames:v', str(count)]
   frame_bytes = info.height * info.width * 3
   with local_copy(path) as local:
-    reader = _start_reader(local, input_params, output_params)
+    reader, _ = _start_reader(local, input_params, output_params, name=path)
     try:
       for offset, data in enumerate(reader):
         if len(data) != frame_bytes:

@@ -56,10 +56,11 @@ def _check_files(name: str, files: tuple[str, ...], fix: str) -> None:
 
 
 def find_vimeo_triplets(root: str, split: str = 'train') -> list[TripletFiles]:
-  """Vimeo-90K triplets: `root/tri_{train,test}list.txt` + `root/sequences/xxxxx/yyyy/im{1,2,3}.png`."""
+  """Vimeo-90K: `root/tri_{train,test}list.txt` + `root/sequences/xxxxx/yyyy/im{1,2,3}.png`."""
   if split not in VIMEO_LISTS:
     raise InputError(f'unknown Vimeo split {split!r}: use one of {sorted(VIMEO_LISTS)}')
-  _require_dir(root, 'Vimeo-90K root', 'pass the folder that holds tri_trainlist.txt and sequences/')
+  _require_dir(root, 'Vimeo-90K root',
+               'pass the folder that holds tri_trainlist.txt and sequences/')
   list_file = frames_lib.join(root, VIMEO_LISTS[split])
   if not frames_lib.exists(list_file):
     raise InputError(f'{list_file} is missing: pass the unzipped vimeo_triplet folder as the input')
@@ -72,7 +73,8 @@ def find_vimeo_triplets(root: str, split: str = 'train') -> list[TripletFiles]:
   items = []
   for name in names:
     files = tuple(frames_lib.join(sequences, name, f) for f in VIMEO_FRAMES)
-    _check_files(f'Vimeo-90K triplet {name}', files, 'restore the sequence or remove it from the list')
+    _check_files(f'Vimeo-90K triplet {name}', files,
+                 'restore the sequence or remove it from the list')
     items.append(TripletFiles(name=name, files=files))
   return items
 
@@ -80,18 +82,19 @@ def find_vimeo_triplets(root: str, split: str = 'train') -> list[TripletFiles]:
 def find_middlebury_triplets(root: str) -> list[TripletFiles]:
   """Middlebury "other": `root/<Seq>/frame10.png, frame10i11.png, frame11.png`.
 
-  Also accepts the two official archives unpacked side by side: `root/other-data/<Seq>/frame1{0,1}.png`
-  and `root/other-gt-interp/<Seq>/frame10i11.png`. Sequences without a ground truth are skipped.
+  Also accepts the two official archives unpacked side by side:
+  `root/other-data/<Seq>/frame1{0,1}.png` and `root/other-gt-interp/<Seq>/frame10i11.png`. Sequences without a ground truth are skipped.
   """
   _require_dir(root, 'Middlebury root', 'pass the folder that holds one folder per sequence')
   data_dir = gt_dir = root
   if frames_lib.is_dir(frames_lib.join(root, 'other-data')):
     data_dir = frames_lib.join(root, 'other-data')
     gt_dir = frames_lib.join(root, 'other-gt-interp')
-    _require_dir(gt_dir, 'Middlebury ground-truth folder', 'unpack other-gt-interp next to other-data')
+    _require_dir(gt_dir, 'Middlebury ground-truth folder',
+                 'unpack other-gt-interp next to other-data')
   items = []
   for seq in frames_lib.list_dir(data_dir):
-    x0, x1 = (frames_lib.join(data_dir, seq, f) for f in (MIDDLEBURY_FRAMES[0], MIDDLEBURY_FRAMES[2]))
+    x0, x1 = (frames_lib.join(data_dir, seq, MIDDLEBURY_FRAMES[i]) for i in (0, 2))
     y = frames_lib.join(gt_dir, seq, MIDDLEBURY_FRAMES[1])
     if not (frames_lib.exists(x0) and frames_lib.exists(x1)):
       continue
@@ -134,7 +137,8 @@ def find_frame_folder_clips(root: str) -> list[Clip]:
   clips = [_folder_clip(n, frames_lib.join(root, n)) for n in names
            if frames_lib.is_dir(frames_lib.join(root, n))]
   if not clips:
-    raise InputError(f'no clip folders in {root}: pass a folder whose sub-folders hold numbered frames')
+    raise InputError(f'no clip folders in {root}: pass a folder whose sub-folders hold '
+                     'numbered frames')
   return clips
 
 
@@ -146,7 +150,8 @@ def find_clips(input_path: str) -> list[Clip]:
     name = input_path.rstrip('/').split('/')[-1].rsplit('.', 1)[0]
     return [Clip(name=name, kind='video', path=input_path)]
   if not frames_lib.is_dir(input_path):
-    raise InputError(f'{input_path} is neither a video file ({"/".join(frames_lib.VIDEO_EXTENSIONS)}) '
+    raise InputError(f'{input_path} is neither a video file '
+                     f'({"/".join(frames_lib.VIDEO_EXTENSIONS)}) '
                      'nor a folder: pass a video or a folder of frames or videos')
   names = frames_lib.list_dir(input_path)
   videos = [n for n in names if frames_lib.is_video_file(n)]

@@ -45,6 +45,9 @@ _FPS = flags.DEFINE_float(
 _MODEL = flags.DEFINE_string(
     'model', None, 'Model directory (film-convert output) or FILM SavedModel directory. '
     'Default: the model shipped in film/default_model/.')
+_LEVELS = flags.DEFINE_integer('pyramid_levels', None, 'Pyramid depth of a FILM SavedModel / '
+                               'checkpoint given to --model (not stored in it; default: from a '
+                               'gin file beside it, else 7).')
 _OVERWRITE = flags.DEFINE_bool('overwrite', False, 'Replace existing outputs.')
 _QUIET = flags.DEFINE_bool('quiet', False, 'No progress bar or info logs.')
 _MAX_MEMORY = flags.DEFINE_float(
@@ -105,16 +108,23 @@ def main(argv: list[str]) -> None:
     pipeline.validate_options(source, options)
     if _CUT.value < 0 or _DUP.value < 0:
       raise pipeline.InputError('--scene_cut_threshold and --duplicate_threshold must be >= 0')
+    from film import defaults
+    if _MODEL.value is None and not defaults.default_model_available():
+      raise pipeline.InputError(f'no default model is installed (expected '
+                                f'{defaults.DEFAULT_MODEL_DIR}); pass --model DIR')
+    if _MODEL.value is not None and not os.path.exists(_MODEL.value):
+      raise pipeline.InputError(f'model {_MODEL.value} does not exist; pass --model with a film '
+                                'model directory (film-convert output) or a FILM SavedModel')
     try:
       # TensorFlow's C++ logs at import and first use would break the one-line error contract;
       # Python exceptions still propagate (stderr is restored first).
       with pipeline.quiet_stderr():
-        from film import model_io
         from film.interpolator import Interpolator
         interpolator = Interpolator.from_path(
-            _MODEL.value, max_memory_gb=_MAX_MEMORY.value, max_tile_pixels=_TILE_PIXELS.value,
+            _MODEL.value, pyramid_levels=_LEVELS.value, max_memory_gb=_MAX_MEMORY.value, max_tile_pixels=_TILE_PIXELS.value,
             tile_overlap=_TILE_OVERLAP.value, batch_size=_BATCH.value,
             time_mode=_TIME_MODE.value)
+        interpolator.tiles(source.height, source.width)  # tile fit under the memory cap
     except ValueError as e:  # ModelLoadError (a ValueError), memory cap / tiling arguments
       raise pipeline.InputError(f'cannot set up the model: {e}') from e
     summary = pipeline.run(source, options, interpolator)

@@ -30,13 +30,16 @@ def main(argv: list[str]) -> None:
   if os.path.exists(_OUTPUT.value) and not _OVERWRITE.value:
     sys.exit(f'{PROG}: error: {_OUTPUT.value} already exists; pass --overwrite or choose another '
              '--output')
-  from film import export, model_io
-  from film.interpolator import DEFAULT_MODEL_DIR
+  from film import defaults
   path = _MODEL.value
   if path is None:
-    if not model_io.is_model_dir(DEFAULT_MODEL_DIR):
-      sys.exit(f'{PROG}: error: no default model installed at {DEFAULT_MODEL_DIR}; pass --model DIR')
-    path = DEFAULT_MODEL_DIR
+    if not defaults.default_model_available():
+      sys.exit(f'{PROG}: error: no default model installed at {defaults.DEFAULT_MODEL_DIR}; '
+               'pass --model DIR')
+    path = defaults.DEFAULT_MODEL_DIR
+  elif not os.path.exists(path):
+    sys.exit(f'{PROG}: error: model {path} does not exist; pass --model DIR')
+  from film import export, model_io
   config = None
   try:
     if _LEVELS.value is not None and not model_io.is_model_dir(path):

@@ -38,7 +38,8 @@ from __future__ import annotations
 
 import itertools
 import math
-import os
+import time
+import weakref
 from typing import Callable, Iterable, Iterator, Optional, Sequence, Union
 
 from absl import logging
@@ -47,9 +48,9 @@ import tensorflow as tf
 
 from film import tiling
 from film.config import FilmConfig
+from film.defaults import DEFAULT_MODEL_DIR  # re-exported
 from film.model import FilmNet
 
-DEFAULT_MODEL_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'default_model')
 
 # Peak resident bytes of one pairwise interpolation (both `extract` calls + flow + warp + fusion)
 # per input pixel, as a multiple of the bytes of one frame's `extract` result. Measured with
@@ -146,6 +147,42 @@ class _FeatureCache:
       self.used -= self.entries.pop(key)[1]
 
 
+_GRAPH_FUNCTIONS: 'weakref.WeakKeyDictionary[FilmNet, tuple]' = weakref.WeakKeyDictionary()
+
+
+def _graph_functions(model: FilmNet) -> tuple[Callable, Callable, Callable]:
+  """(extract, pair, full) `tf.function`s of `model`, shared by all its Interpolators so that
+  each is traced once per model (shapes generalise with `reduce_retracing`).
+
+  * extract(x [B,H,W,3]) -> `FilmNet.extract` dict;
+  * pair(f0, f1, time [B,1]) -> clipped image [B,H,W,3] from two extract results of batch 1
+    (broadcast to B target times) or B;
+  * full(x0, x1, time) -> clipped image [B,H,W,3].
+  """
+  if model in _GRAPH_FUNCTIONS:
+    return _GRAPH_FUNCTIONS[model]
+  spec = tf.TensorSpec([None, None, None, 3], tf.float32)
+
+  def pair(f0: dict, f1: dict, time: tf.Tensor) -> tf.Tensor:
+    batch = tf.shape(time)[0]
+
+    def broadcast(f: dict) -> dict:
+      rep = lambda x: tf.repeat(x, batch // tf.shape(x)[0], axis=0)
+      return {'image_pyramid': [rep(x) for x in f['image_pyramid']],
+              'feature_pyramid': [rep(x) for x in f['feature_pyramid']], 'box': f['box']}
+
+    image = model.interpolate_features(broadcast(f0), broadcast(f1), time)['image']
+    return tf.clip_by_value(image, 0.0, 1.0)
+
+  functions = (
+      tf.function(lambda x: model.extract(x), input_signature=[spec]),
+      tf.function(pair, reduce_retracing=True),
+      tf.function(lambda x0, x1, t: tf.clip_by_value(model(x0, x1, t)['image'], 0.0, 1.0),
+                  input_signature=[spec, spec, tf.TensorSpec([None, 1], tf.float32)]))
+  _GRAPH_FUNCTIONS[model] = functions
+  return functions
+
+
 class Interpolator:
   """Frame interpolation with a `FilmNet`: tiling, feature reuse, recursion and retiming.
 
@@ -206,24 +243,23 @@ class Interpolator:
     self._cache = _FeatureCache(0.4 * budget if reuse_features else 0)
     self._tiles_for: dict[tuple[int, int], list[tiling.Tile]] = {}
     self.model_evaluations = 0
+    # Wall seconds spent in `extract` and in the pairwise part (TF on CPU runs synchronously).
+    self.seconds = {'extract': 0.0, 'pair': 0.0}
 
-    spec = tf.TensorSpec([None, None, None, 3], tf.float32)
-    self._extract_fn = tf.function(lambda x: model.extract(x), input_signature=[spec])
-    self._pair_fn = tf.function(self._pair, reduce_retracing=True)
-    self._full_fn = tf.function(
-        lambda x0, x1, t: tf.clip_by_value(model(x0, x1, t)['image'], 0.0, 1.0),
-        input_signature=[spec, spec, tf.TensorSpec([None, 1], tf.float32)])
+    self._extract_fn, self._pair_fn, self._full_fn = _graph_functions(model)
 
   # ---------------------------------------------------------------------------------------
   # Construction.
   # ---------------------------------------------------------------------------------------
   @classmethod
   def from_path(cls, path: Optional[str] = None, config: Optional[FilmConfig] = None,
-                **kwargs) -> 'Interpolator':
+                pyramid_levels: Optional[int] = None, **kwargs) -> 'Interpolator':
     """Loads a model directory / FILM SavedModel (`film.model_io.load_model`).
 
     `path=None` uses the default model shipped at `film/default_model/`; raises
-    `film.model_io.ModelLoadError` if there is none.
+    `film.model_io.ModelLoadError` if there is none. For FILM checkpoints, whose pyramid depth
+    is not stored, pass `config` or `pyramid_levels` (the rest is read off the weights).
+    `kwargs` go to the constructor.
     """
     from film import model_io
     if path is None:
@@ -232,22 +268,11 @@ class Interpolator:
             f'No default model is installed (expected {DEFAULT_MODEL_DIR}); pass --model DIR '
             'with a film model directory or a FILM SavedModel directory')
       path = DEFAULT_MODEL_DIR
+    if config is None and pyramid_levels is not None and not model_io.is_model_dir(path):
+      from film import checkpoint_convert
+      config = checkpoint_convert.infer_config(checkpoint_convert.read_film_variables(path),
+                                               pyramid_levels)
     return cls(model_io.load_model(path, config=config), **kwargs)
-
-  # ---------------------------------------------------------------------------------------
-  # Graph functions.
-  # ---------------------------------------------------------------------------------------
-  def _pair(self, f0: dict, f1: dict, time: tf.Tensor) -> tf.Tensor:
-    """Clipped `image` [B,H,W,3] for `time` [B,1] from two `extract` results of batch 1 or B."""
-    batch = tf.shape(time)[0]
-
-    def broadcast(f: dict) -> dict:
-      rep = lambda x: tf.repeat(x, batch // tf.shape(x)[0], axis=0)
-      return {'image_pyramid': [rep(x) for x in f['image_pyramid']],
-              'feature_pyramid': [rep(x) for x in f['feature_pyramid']], 'box': f['box']}
-
-    image = self.model.interpolate_features(broadcast(f0), broadcast(f1), time)['image']
-    return tf.clip_by_value(image, 0.0, 1.0)
 
   # ---------------------------------------------------------------------------------------
   # Tiled evaluation with feature reuse.
@@ -269,7 +294,9 @@ class Interpolator:
     features = self._cache.get(key) if self.reuse_features else None
     if features is None:
       crop = frame.image[tile.slices][None]
+      start = time.perf_counter()
       features = self._extract_fn(tf.constant(crop, tf.float32))
+      self.seconds['extract'] += time.perf_counter() - start
       if self.reuse_features:
         nbytes = sum(int(np.prod(x.shape)) * 4 for x in
                      features['image_pyramid'] + features['feature_pyramid'])
@@ -288,13 +315,17 @@ class Interpolator:
       chunk = np.asarray(times[start:start + self.batch_size], np.float32).reshape(-1, 1)
       if len(tiles) == 1:
         f0, f1 = self._features(a, 0, tiles[0]), self._features(b, 0, tiles[0])
+        start = time.perf_counter()
         result = self._pair_fn(f0, f1, tf.constant(chunk)).numpy()
+        self.seconds['pair'] += time.perf_counter() - start
         outputs.extend(result[i] for i in range(len(chunk)))
       else:
         accs = [tiling.TileAccumulator(height, width) for _ in chunk]
         for index, tile in enumerate(tiles):
           f0, f1 = self._features(a, index, tile), self._features(b, index, tile)
+          start = time.perf_counter()
           result = self._pair_fn(f0, f1, tf.constant(chunk)).numpy()
+          self.seconds['pair'] += time.perf_counter() - start
           for acc, out in zip(accs, result):
             acc.add(tile, out)
         outputs.extend(np.clip(acc.result(), 0.0, 1.0) for acc in accs)
@@ -422,7 +453,7 @@ class Interpolator:
     """Streams `frames` (at `input_fps`) resampled to `output_fps`, preserving the duration.
 
     N input frames last N/input_fps seconds; the output has round(N * output_fps / input_fps)
-    frames, frame j showing input position p = j * input_fps / output_fps (gap floor(p), time
+    frames (halves rounded up), frame j showing input position p = j * input_fps / output_fps (gap floor(p), time
     p - floor(p)); positions past the last frame hold it. Times between frames are produced by
     `time_mode` (see the module docstring). `gap_policy` as in `interpolate_recursively`
     ('duplicate'/'cut' gaps hold the earlier frame).
@@ -453,7 +484,7 @@ class Interpolator:
       previous = current
     if previous is None:
       return
-    total = int(round(count * output_fps / input_fps))
+    total = int(math.floor(count * output_fps / input_fps + 0.5))
     while j < max(total, 1):
       yield previous.image
       j += 1
@@ -468,7 +499,7 @@ class Interpolator:
       return 0
     if times_to_interpolate is not None:
       return (num_frames - 1) * 2 ** times_to_interpolate + 1
-    return max(1, int(round(num_frames * output_fps / input_fps)))
+    return max(1, int(math.floor(num_frames * output_fps / input_fps + 0.5)))
 
   @property
   def cache_stats(self) -> dict[str, float]:

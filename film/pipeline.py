@@ -100,7 +100,10 @@ def resolve_inputs(inputs: list[str]) -> Source:
     kind = 'folder'
   elif len(inputs) == 1 and inputs[0].lower().endswith(video_io.VIDEO_EXTENSIONS):
     info = video_io.probe_video(inputs[0])
-    if 0 <= info.num_frames < 2:
+    if info.num_frames < 0:
+      raise InputError(f'cannot count the frames of {inputs[0]}; re-encode it (e.g. ffmpeg -i IN '
+                       '-c:v libx264 OUT.mp4)')
+    if info.num_frames < 2:
       raise InputError(f'video {inputs[0]} has {info.num_frames} frame(s); it needs at least 2')
     return Source('video', [inputs[0]], info.height, info.width, info.num_frames, info.fps,
                   info.has_audio, 8, info)
@@ -179,7 +182,9 @@ def plan(source: Source, options: Options) -> tuple[int, float, int]:
   """(number of output frames, output fps, held frames appended at the end)."""
   if options.output_fps is not None:
     input_fps = source.fps if source.kind == 'video' else options.input_fps
-    total = max(1, int(round(source.num_frames * options.output_fps / input_fps)))
+    from film.interpolator import Interpolator
+    total = Interpolator.num_output_frames(source.num_frames, input_fps=input_fps,
+                                           output_fps=options.output_fps)
     return total, options.output_fps, 0
   k = options.times_to_interpolate
   core = (source.num_frames - 1) * 2 ** k + 1
@@ -259,8 +264,9 @@ def run(source: Source, options: Options, interpolator) -> dict:
         _emit(last, summary['frames'], frame_dir, writer, bit_depth)
         summary['frames'] += 1
         bar.update(1)
-    if summary['frames'] != total:
-      raise RuntimeError(f'produced {summary["frames"]} frames, expected {total}')
+    if summary['frames'] != total:  # e.g. a container whose packet count != decoded frames
+      logging.warning('Produced %d frames; the input header predicted %d', summary['frames'],
+                      total)
     if video_tmp and source.kind == 'video' and source.has_audio and options.copy_audio:
       if options.output_video.lower().endswith('.gif'):
         logging.warning('GIF has no audio; the audio track of %s is not copied', source.paths[0])

@@ -187,7 +187,8 @@ def _read_records(files: list[str], shuffle_files: bool, seed: int, cycle_length
 
 
 @gin.configurable
-def create_dataset(files: FilesLike, batch_size: int, crop_size: Optional[Sequence[int]] = (256, 256),
+def create_dataset(files: FilesLike, batch_size: int,
+                   crop_size: Optional[Sequence[int]] = (256, 256),
                    augment: Union[bool, Augmentation] = True, shuffle_buffer: int = 1024,
                    repeat: bool = True, seed: Optional[int] = None, cycle_length: int = 8,
                    drop_remainder: bool = True, prefetch: int = tf.data.AUTOTUNE

@@ -92,13 +92,15 @@ class Trainer:
     max_to_keep: checkpoints kept by the manager.
     aux_outputs: call the model with `aux_outputs=True` (needed by e.g. `l1_warped`).
     is_chief: this worker owns `checkpoint_dir` (others write to a scratch folder).
+    jit_compile: compile the step with XLA (slower on CPU here; see notes/training.md).
   """
 
   def __init__(self, strategy: tf.distribute.Strategy, model_config: FilmConfig, loss_fn: LossFn,
                schedule: keras.optimizers.schedules.LearningRateSchedule,
                global_batch_size: int, checkpoint_dir: str,
                compute_dtype: Optional[tf.DType] = None, seed: Optional[int] = 0,
-               max_to_keep: int = 5, aux_outputs: bool = False, is_chief: bool = True):
+               max_to_keep: int = 5, aux_outputs: bool = False, is_chief: bool = True,
+               jit_compile: bool = False):
     self.strategy = strategy
     self.loss_fn = loss_fn
     self.schedule = schedule
@@ -118,11 +120,17 @@ class Trainer:
                               aggregation=tf.VariableAggregation.ONLY_FIRST_REPLICA)
     self.checkpoint = tf.train.Checkpoint(model=self.model, optimizer=self.optimizer,
                                           step=self.step)
+    # Every worker restores the chief's checkpoints; non-chief workers (multi-worker) save
+    # their copies to a scratch folder that nothing reads.
+    self.restore_dir = checkpoint_dir
     self.checkpoint_dir = checkpoint_dir if is_chief else os.path.join(
         checkpoint_dir, f'.worker-scratch-{os.getpid()}')
+    # TPUs cannot run tf.debugging.Assert: there the host check stops the run instead (the
+    # bad update is then applied in memory, but never checkpointed).
+    self.in_graph_guard = not isinstance(strategy, tf.distribute.TPUStrategy)
     self.manager = tf.train.CheckpointManager(self.checkpoint, self.checkpoint_dir,
                                               max_to_keep=max_to_keep, checkpoint_name='ckpt')
-    self._train_step_fn = tf.function(self._distributed_step)
+    self._train_step_fn = tf.function(self._distributed_step, jit_compile=jit_compile or None)
 
   # ------------------------------------------------------------------------------ state
 
@@ -142,9 +150,9 @@ class Trainer:
 
   def restore_or_initialize(self) -> Optional[str]:
     """Restores the latest checkpoint in `checkpoint_dir` if there is one; returns its path."""
-    latest = self.manager.latest_checkpoint
+    latest = tf.train.latest_checkpoint(self.restore_dir)
     if latest is None:
-      logging.info('No checkpoint in %s: starting from step 0', self.checkpoint_dir)
+      logging.info('No checkpoint in %s: starting from step 0', self.restore_dir)
       return None
     with self.strategy.scope():
       self.checkpoint.restore(latest).assert_existing_objects_matched()
@@ -175,7 +183,8 @@ class Trainer:
     finite = tf.math.is_finite(total)
     if not self.loss_scaling:
       finite = tf.logical_and(finite, tf.math.is_finite(tf.linalg.global_norm(grads)))
-    guard = tf.debugging.Assert(finite, [NON_FINITE_MARKER, 'loss =', total], summarize=8)
+    guard = (tf.debugging.Assert(finite, [NON_FINITE_MARKER, 'loss =', total], summarize=8)
+             if self.in_graph_guard else tf.no_op())
     with tf.control_dependencies([guard]):  # Nothing is updated before the guard passed.
       grads = [tf.identity(g) for g in grads]
       scaled = tf.identity(scaled)  # The step counter waits for the guard through this.

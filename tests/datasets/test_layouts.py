@@ -6,7 +6,7 @@ import sys
 import numpy as np
 import pytest
 
-from datasets import frames as frames_lib
+from datasets import beam_pipeline
 from datasets import layouts
 from datasets.frames import InputError
 from tests.datasets.fakes import write_png
@@ -64,8 +64,18 @@ def test_unreadable_video(tmp_path):
   bad.write_bytes(b'this is not a video' * 100)
   (clip,) = layouts.find_clips(str(bad))
   with pytest.raises(InputError) as e:
-    frames_lib.video_info(clip.path)
-  assert 'cannot read video' in _one_line(e)
+    beam_pipeline.create_clip_records([clip], str(tmp_path / 'out'))
+  assert 'cannot read video' in _one_line(e) and 'broken.mp4' in str(e.value)
+  assert not (tmp_path / 'out').exists()
+
+
+def test_input_error_line_unwraps_runner_errors():
+  wrapped = RuntimeError('Traceback ...\n  File "x.py"\ndatasets.frames.InputError: cannot decode '
+                         "a.png (UnidentifiedImageError): replace or remove the file [while "
+                         "running 'ToRecord']\nmore")
+  assert beam_pipeline.input_error_line(wrapped) == (
+      'cannot decode a.png (UnidentifiedImageError): replace or remove the file')
+  assert beam_pipeline.input_error_line(RuntimeError('something else')) is None
 
 
 def test_cli_reports_bad_input_in_one_line(tmp_path):

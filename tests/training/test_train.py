@@ -162,8 +162,16 @@ def test_sigkill_resume_and_export(records, tmp_path):
   out = model(x0, x0, tf.fill([1, 1], 0.5))['image']
   assert out.shape == (1, 36, 44, 3) and np.all(np.isfinite(out.numpy()))
 
+  # The SavedModel export (film/export.py) serves the same model.
+  if train_lib.saved_model_export_available():
+    assert result.saved_model_dir and os.path.isdir(result.saved_model_dir)
+    served = tf.saved_model.load(result.saved_model_dir).signatures['serving_default'](
+        x0=x0, x1=x0, time=tf.fill([1, 1], 0.5))['image']
+    np.testing.assert_allclose(served.numpy(), np.clip(out.numpy(), 0, 1), atol=1e-5)
+
   # --export_only path: re-exports the latest checkpoint.
-  model_dir, _ = train_lib.export_checkpoint(run_dir, output_dir=str(tmp_path / 'reexport'))
+  model_dir, _ = train_lib.export_checkpoint(run_dir, output_dir=str(tmp_path / 'reexport'),
+                                             saved_model=False)
   again = model_io.load_model(model_dir)
   for name, v in named_variables(again).items():
     np.testing.assert_array_equal(exported[name].numpy(), v.numpy(), err_msg=name)
