@@ -29,6 +29,7 @@ setup(
     ],
     extras_require={
         'test': ['pytest>=8', 'scikit-image>=0.22'],
+        'tensorboard': ['tensorboard>=2.20'],
     },
     entry_points={
         'console_scripts': [
@@ -36,6 +37,8 @@ setup(
             'film-eval=eval.eval_cli:run',
             'film-create-tfrecords=datasets.create_tfrecords_cli:run',
             'film-fetch-bbb=datasets.fetch_big_buck_bunny:run',
+            'film-train=training.train_cli:run',
+            'film-export-checkpoint=training.train_cli:run_export',
         ],
     },
 )

@@ -52,7 +52,7 @@ _OVERWRITE = flags.DEFINE_bool('overwrite', False, 'Replace existing outputs.')
 _QUIET = flags.DEFINE_bool('quiet', False, 'No progress bar or info logs.')
 _MAX_MEMORY = flags.DEFINE_float(
     'max_memory_gb', None, 'Memory cap in GB; frames too large for it are processed in '
-    'overlapping tiles. Default: 75%% of the available memory.')
+    'overlapping tiles. Default: 75% of the available memory.')
 _TILE_PIXELS = flags.DEFINE_integer('max_tile_pixels', None,
                                     'Explicit cap on pixels per tile (overrides the derivation '
                                     'from --max_memory_gb).')

@@ -31,8 +31,8 @@ overlapping tiles (multiples of the alignment, overlap `tile_overlap`, default
 (default) snaps each target time to a dyadic time n/2**d: the coarsest one within
 `time_tolerance` (10%) of an output frame interval, else the nearest at d = `max_recursion_depth`
 (5: at most 1/64 of an input gap off, 0.7 ms at 24 fps); it is reached by recursive midpoints,
-computing only the nodes needed (shared between targets of a gap); `'direct'` feeds t to the network (one
-evaluation per output frame, batched).
+computing only the nodes needed (shared between targets of a gap); `'direct'` feeds t to the
+network (one evaluation per output frame, batched).
 """
 from __future__ import annotations
 
@@ -59,6 +59,9 @@ from film.model import FilmNet
 PAIR_TO_FEATURE_RATIO = 7.5
 # Fixed overhead (TF runtime, graphs) on top of the model weights, in bytes.
 RUNTIME_OVERHEAD_BYTES = 700 * 2**20
+# Shares of the memory budget (cap - weights - runtime): one tile's pairwise working set, and
+# the feature cache; the rest is headroom.
+PAIR_SHARE, CACHE_SHARE = 0.5, 0.25
 
 GapPolicy = Callable[[np.ndarray, np.ndarray], str]
 TimesArg = Union[float, Sequence[float], np.ndarray]
@@ -75,14 +78,13 @@ class Frame:
 
 def feature_bytes_per_pixel(config: FilmConfig) -> float:
   """Bytes of one frame's `extract` result (image + feature pyramids, float32) per pixel."""
-  channels = {0: 3}  # image pyramid
   total = 0.0
-  filters = config.filters
   for level in range(config.pyramid_levels):
-    # Level `level` concatenates sub-level features of depth min(level+1, sub_levels).
+    # Level `level` concatenates the features of min(level+1, sub_levels) cascade depths
+    # (filters << depth channels each) plus the 3 image channels, at 1/4**level of the pixels.
     depth = min(level + 1, config.sub_levels)
-    feat = sum(filters << k for k in range(depth))
-    total += (feat + channels[0]) * 4.0 / 4 ** level
+    channels = sum(config.filters << k for k in range(depth)) + 3
+    total += channels * 4.0 / 4 ** level
   return total
 
 
@@ -228,10 +230,12 @@ class Interpolator:
       raise ValueError(f'max_memory_gb={max_memory_gb} is below the model and runtime overhead '
                        f'({(weights_bytes + RUNTIME_OVERHEAD_BYTES) / 2**30:.2f} GB)')
     self.memory_budget_bytes = budget
-    # 60% of the budget for the pairwise working set (one tile at a time), 40% for the feature
-    # cache and the full-frame accumulators.
+    # 50% of the budget for the pairwise working set (one tile at a time), 25% for the feature
+    # cache, 25% headroom: a 4K run capped at 12 GB with a 60/40 split peaked at 14.25 GB RSS,
+    # 2.5 GB above the sum of its parts (allocator retention across tiles).
     if max_tile_pixels is None:
-      max_tile_pixels = int(0.6 * budget / (pair_bytes_per_pixel(self.config) * batch_size))
+      max_tile_pixels = int(PAIR_SHARE * budget / (pair_bytes_per_pixel(self.config) *
+                                                   batch_size))
     self.max_tile_pixels = int(max_tile_pixels)
     if self.max_tile_pixels < 1:
       raise ValueError('max_tile_pixels must be >= 1')
@@ -240,7 +244,7 @@ class Interpolator:
     self.time_mode = time_mode
     self.max_recursion_depth = int(max_recursion_depth)
     self.time_tolerance = float(time_tolerance)
-    self._cache = _FeatureCache(0.4 * budget if reuse_features else 0)
+    self._cache = _FeatureCache(CACHE_SHARE * budget if reuse_features else 0)
     self._tiles_for: dict[tuple[int, int], list[tiling.Tile]] = {}
     self.model_evaluations = 0
     # Wall seconds spent in `extract` and in the pairwise part (TF on CPU runs synchronously).
@@ -311,8 +315,8 @@ class Interpolator:
     height, width = a.image.shape[:2]
     tiles = self.tiles(height, width)
     outputs = []
-    for start in range(0, len(times), self.batch_size):
-      chunk = np.asarray(times[start:start + self.batch_size], np.float32).reshape(-1, 1)
+    for first in range(0, len(times), self.batch_size):
+      chunk = np.asarray(times[first:first + self.batch_size], np.float32).reshape(-1, 1)
       if len(tiles) == 1:
         f0, f1 = self._features(a, 0, tiles[0]), self._features(b, 0, tiles[0])
         start = time.perf_counter()
@@ -377,16 +381,17 @@ class Interpolator:
     yield from self._recurse(mid, b, depth - 1)
     self._release(mid)
 
-  def _dyadic(self, a: Frame, b: Frame, lo: int, hi: int, scale: int,
-              wanted: set[int], found: dict[int, np.ndarray]) -> None:
-    """Fills `found[n]` for wanted numerators n in (lo,hi) (times n/scale) by midpoints."""
+  def _dyadic(self, a: Frame, b: Frame, lo: int, hi: int, wanted: set[int],
+              found: dict[int, np.ndarray]) -> None:
+    """Fills `found[n]` for the wanted numerators n in (lo,hi) (times n / 2**max_depth) by
+    recursive midpoints of `a` (numerator lo) and `b` (numerator hi)."""
     if not any(lo < n < hi for n in wanted):
       return
     mid_n = (lo + hi) // 2
     mid = Frame(self._interpolate_frames(a, b, [0.5])[0])
     found[mid_n] = mid.image
-    self._dyadic(a, mid, lo, mid_n, scale, wanted, found)
-    self._dyadic(mid, b, mid_n, hi, scale, wanted, found)
+    self._dyadic(a, mid, lo, mid_n, wanted, found)
+    self._dyadic(mid, b, mid_n, hi, wanted, found)
     self._release(mid)
 
   def _gap_at_times(self, a: Frame, b: Frame, times: Sequence[float],
@@ -411,10 +416,22 @@ class Interpolator:
       scale = 2 ** self.max_recursion_depth
       snapped = {i: dyadic_numerator(times[i], self.max_recursion_depth, tolerance) for i in inner}
       found: dict[int, np.ndarray] = {0: a.image, scale: b.image}
-      self._dyadic(a, b, 0, scale, scale, set(snapped.values()), found)
+      self._dyadic(a, b, 0, scale, set(snapped.values()), found)
       for i, n in snapped.items():
         outputs[i] = found[n]
     return outputs  # type: ignore[return-value]
+
+  def interpolate_at(self, x0: np.ndarray, x1: np.ndarray,
+                     times: Sequence[float]) -> list[np.ndarray]:
+    """Frames [H,W,3] (clipped to [0,1]) at each of `times` in [0,1] between `x0` and `x1`
+    ([H,W,3] float32 in [0,1]), by `time_mode` (recursive: nearest dyadic time at depth
+    `max_recursion_depth`; direct: the network's time input). Tiled like `interpolate`."""
+    a, b = Frame(np.asarray(x0, np.float32)), Frame(np.asarray(x1, np.float32))
+    try:
+      return self._gap_at_times(a, b, [float(t) for t in times])
+    finally:
+      self._release(a)
+      self._release(b)
 
   def interpolate_recursively(self, frames: Iterable[np.ndarray], times_to_interpolate: int,
                               gap_policy: Optional[GapPolicy] = None) -> Iterator[np.ndarray]:

@@ -29,6 +29,9 @@ def warp(image: tf.Tensor, flow: tf.Tensor) -> tf.Tensor:
 
   def corners(query: tf.Tensor, size: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
     # As tfa's interpolate_bilinear: floor clamped to [0, size-2], alpha clamped to [0, 1].
+    # Non-finite positions (a diverged flow) read pixel 0 instead of gathering out of range;
+    # the NaN still reaches the loss through the flow, where training's guard reports it.
+    query = tf.where(tf.math.is_finite(query), query, tf.zeros_like(query))
     max_floor = tf.cast(tf.maximum(size - 2, 0), tf.float32)
     floor = tf.minimum(tf.maximum(0.0, tf.floor(query)), max_floor)
     alpha = tf.clip_by_value(query - floor, 0.0, 1.0)

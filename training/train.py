@@ -149,7 +149,7 @@ class EvalConfig:
 
   Attributes:
     files: one records folder / pattern / shard per dataset (empty: no evaluation).
-    names: a name per dataset (default: the files' base names).
+    names: a name per dataset (default: the files' base names; ignored without files).
     batch_size: keep 1 for full frames of different sizes.
     max_examples: examples per dataset and evaluation (-1: all).
     crop_size: center crop side (0: full frames).
@@ -162,7 +162,7 @@ class EvalConfig:
 
   def __post_init__(self):
     files = (self.files,) if isinstance(self.files, str) else tuple(self.files)
-    names = tuple(self.names) or tuple(
+    names = () if not files else tuple(self.names) or tuple(
         os.path.basename(os.path.normpath(f)).split('*')[0].split('.tfrecord')[0] or f'eval{i}'
         for i, f in enumerate(files))
     if len(names) != len(files):

@@ -37,8 +37,8 @@ flags.DEFINE_integer('logical_cpus', 0, 'With --mode mirrored and no GPU: split 
 flags.DEFINE_string('tpu', '', 'TPU name or address for --mode tpu.')
 flags.DEFINE_string('train_data', None, 'Training records (folder, glob or comma-separated '
                     'list); shorthand for training_dataset.files.')
-flags.DEFINE_string('eval_data', None, 'Validation records, comma-separated, one dataset each; '
-                    'shorthand for eval_datasets.files.')
+flags.DEFINE_string('eval_data', None, 'Validation records, comma-separated, one dataset each '
+                    '(named after the files); shorthand for eval_datasets.files.')
 flags.DEFINE_integer('num_steps', None, 'Shorthand for training.num_steps.')
 flags.DEFINE_integer('intra_op_threads', 0, 'TensorFlow intra-op threads (0: default).')
 flags.DEFINE_integer('inter_op_threads', 0, 'TensorFlow inter-op threads (0: default).')
@@ -57,6 +57,8 @@ def _bindings() -> list[str]:
   if FLAGS.eval_data:
     files = [f for f in FLAGS.eval_data.split(',') if f]
     params.append(f'eval_datasets.files = {files!r}')
+    if not any(p.replace(' ', '').startswith('eval_datasets.names=') for p in params):
+      params.append('eval_datasets.names = []')  # Named after the files, not the gin file's.
   if FLAGS.num_steps is not None:
     params.append(f'training.num_steps = {FLAGS.num_steps}')
   return params

@@ -150,3 +150,17 @@ def test_from_path(tmp_path, model, monkeypatch):
   monkeypatch.setattr(interp_lib, 'DEFAULT_MODEL_DIR', str(tmp_path / 'missing'))
   with pytest.raises(model_io.ModelLoadError, match='--model'):
     Interpolator.from_path(None)
+
+
+def test_interpolate_at_modes(model):
+  x0, x1 = _frames(2)
+  recursive = Interpolator(model)
+  out = recursive.interpolate_at(x0, x1, [0.0, 0.25, 0.5, 1.0])
+  assert out[0] is not None and np.array_equal(out[0], x0) and np.array_equal(out[3], x1)
+  mid = recursive.interpolate(x0, x1, 0.5)
+  np.testing.assert_allclose(out[2], mid, atol=1e-5)
+  np.testing.assert_allclose(out[1], recursive.interpolate(x0, mid, 0.5), atol=1e-5)
+  direct = Interpolator(model, time_mode='direct')
+  np.testing.assert_allclose(direct.interpolate_at(x0, x1, [0.3])[0],
+                             direct.interpolate(x0, x1, 0.3), atol=1e-5)
+  assert recursive.cache_stats['bytes'] == 0

@@ -18,6 +18,7 @@ import sys
 import textwrap
 import time
 
+import gin
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -32,6 +33,12 @@ from training import trainer as trainer_lib
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 SMOKE_GIN = os.path.join(REPO_ROOT, 'gin_configs', 'film_net-smoke.gin')
+
+
+@pytest.fixture(autouse=True)
+def _clear_gin():
+  yield
+  gin.clear_config()  # Other test modules must not see these bindings.
 
 
 @pytest.fixture(scope='module')
