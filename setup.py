@@ -34,6 +34,8 @@ setup(
     entry_points={
         'console_scripts': [
             'film-convert=film.convert_cli:run',
+            'film-interpolate=eval.interpolator_cli:run',
+            'film-export=film.export_cli:run',
             'film-eval=eval.eval_cli:run',
             'film-create-tfrecords=datasets.create_tfrecords_cli:run',
             'film-fetch-bbb=datasets.fetch_big_buck_bunny:run',
