@@ -10,7 +10,7 @@ setup(
     python_requires='>=3.11,<3.12',
     packages=find_packages(include=['film', 'film.*', 'training', 'training.*', 'eval', 'eval.*',
                                     'datasets', 'datasets.*']),
-    package_data={'film': ['default_model/*', 'default_model/**/*']},
+    package_data={'film': ['default_model/*', 'samples/*']},
     include_package_data=True,
     install_requires=[
         # CPU wheel by default: `tensorflow` would be the same code but may pull CUDA wheels.
