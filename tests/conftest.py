@@ -3,7 +3,12 @@ import os
 
 os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
 
+import imageio_ffmpeg  # noqa: E402
+import mediapy  # noqa: E402
 import pytest  # noqa: E402
+
+# Tests write videos with mediapy through the ffmpeg binary bundled in imageio-ffmpeg.
+mediapy.set_ffmpeg(imageio_ffmpeg.get_ffmpeg_exe())
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SHARED_DIR = os.environ.get('FILM_SHARED_DIR', os.path.join(os.path.dirname(REPO_ROOT), 'shared'))

@@ -104,3 +104,22 @@ def test_convert_cli(film_small_fixture, tmp_path):
   missing = _run_cli(f'--film_saved_model={tmp_path / "nope"}', f'--output={tmp_path / "x"}')
   assert missing.returncode != 0 and 'No FILM checkpoint found' in missing.stderr
   assert not (tmp_path / 'x').exists()
+
+
+def test_reads_a_training_checkpoint_with_optimizer_state(film_small_fixture, tmp_path):
+  """FILM training checkpoints hold model variables beside optimizer slots and counters."""
+  arrays = checkpoint_convert.read_film_variables(os.path.join(film_small_fixture, 'saved_model'))
+  model_vars = [tf.Variable(value, name=name) for name, value in arrays.items()]
+  slots = [tf.Variable(np.zeros_like(value), name=f'Adam/{name}/m')
+           for name, value in list(arrays.items())[:3]]
+  checkpoint = tf.train.Checkpoint(model=tf.Module(), optimizer=tf.Module(),
+                                   step=tf.Variable(1234, dtype=tf.int64, name='global_step'))
+  checkpoint.model.variables_list = model_vars
+  checkpoint.optimizer.slots = slots
+  manager = tf.train.CheckpointManager(checkpoint, str(tmp_path / 'train_dir'), max_to_keep=1)
+  manager.save()
+  (tmp_path / 'train_dir' / 'config.gin').write_text('model.pyramid_levels = 5\n')
+  model = checkpoint_convert.load_film_checkpoint(str(tmp_path / 'train_dir'))
+  assert model.config == SMALL  # depth read from the gin file beside the checkpoint
+  got = model_io.named_variables(model)['fusion/conv2d_7/kernel'].numpy()
+  np.testing.assert_array_equal(got, arrays['fusion/conv2d_7/kernel'])

@@ -19,15 +19,16 @@ import textwrap
 import time
 
 import gin
+import mediapy
 import numpy as np
 import pytest
 import tensorflow as tf
 
+from datasets import beam_pipeline, layouts, schema, triplets
 from film import config as film_config
 from film import model_io
 from film.model import FilmNet, named_variables
 from training import losses
-from training import smoke_data
 from training import train as train_lib
 from training import trainer as trainer_lib
 
@@ -43,7 +44,34 @@ def _clear_gin():
 
 @pytest.fixture(scope='module')
 def records(tmp_path_factory) -> dict[str, str]:
-  return smoke_data.write_smoke_dataset(str(tmp_path_factory.mktemp('smoke_data')))
+  """The whole data path: a short synthetic mp4 -> the Beam clip job -> TFRecords.
+
+  Training records are multi-time windows (t = 1/4, 1/2, 3/4) from the first part of the clip,
+  validation records midpoint triplets from the rest (a split by time, as for real footage).
+  """
+  folder = tmp_path_factory.mktemp('clip_data')
+  rng = np.random.default_rng(7)
+  texture = rng.random((56, 200, 3))
+  for _ in range(3):  # Smooth the noise a little so the motion is learnable.
+    texture = (texture + np.roll(texture, 1, 0) + np.roll(texture, 1, 1)) / 3
+  frames = [(np.roll(texture, 2 * i, axis=1)[:, :56] * 255).astype(np.uint8) for i in range(24)]
+  video = str(folder / 'pan.mp4')
+  mediapy.write_video(video, frames, fps=24, crf=12)
+  train_dir, val_dir = str(folder / 'train'), str(folder / 'val')
+  beam_pipeline.create_clip_records(
+      [layouts.Clip('pan', 'video', video, start=0, end=14)], train_dir,
+      options=triplets.WindowOptions(gap=4, stride=2, multi_time=True), num_shards=2)
+  beam_pipeline.create_clip_records(
+      [layouts.Clip('pan', 'video', video, start=16, end=24)], val_dir,
+      options=triplets.WindowOptions(gap=2, stride=3), num_shards=1)
+  return {'train': train_dir, 'val': val_dir}
+
+
+def test_beam_records_feed_training(records):
+  files = sorted(glob.glob(os.path.join(records['train'], '*.tfrecord')))
+  examples = [schema.parse_example_numpy(r.numpy()) for r in tf.data.TFRecordDataset(files)]
+  assert sorted({float(e['time']) for e in examples}) == [0.25, 0.5, 0.75]
+  assert len(examples) == 3 * len(range(0, 14 - 4, 2))
 
 
 def _data_params(records: dict[str, str]) -> list[str]:
