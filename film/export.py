@@ -18,12 +18,11 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
-import tempfile
 
 from absl import logging
 import tensorflow as tf
 
+from film import atomic
 from film.model import FilmNet, count_parameters
 
 SIGNATURE_KEY = 'serving_default'
@@ -52,14 +51,8 @@ def export_saved_model(model: FilmNet, output_dir: str, overwrite: bool = False)
   Returns the absolute output path. Raises FileExistsError unless `overwrite`.
   """
   output_dir = os.path.abspath(output_dir)
-  if os.path.exists(output_dir) and not overwrite:
-    raise FileExistsError(f'{output_dir} already exists; pass --overwrite or choose another '
-                          '--output')
-  parent = os.path.dirname(output_dir)
-  os.makedirs(parent, exist_ok=True)
   module = ServingModule(model)
-  tmp = tempfile.mkdtemp(prefix='.' + os.path.basename(output_dir) + '.tmp-', dir=parent)
-  try:
+  with atomic.output_dir(output_dir, overwrite, flag='--overwrite') as tmp:
     signature = module.interpolate.get_concrete_function()
     tf.saved_model.save(module, tmp, signatures={SIGNATURE_KEY: signature})
     with open(os.path.join(tmp, 'film_export.json'), 'w') as f:
@@ -68,16 +61,5 @@ def export_saved_model(model: FilmNet, output_dir: str, overwrite: bool = False)
                  'inputs': {'x0': '[B,H,W,3] float32 [0,1]', 'x1': '[B,H,W,3] float32 [0,1]',
                             'time': '[B,1] float32 [0,1]'},
                  'outputs': {'image': '[B,H,W,3] float32 [0,1] (clipped)'}}, f, indent=1)
-    if os.path.exists(output_dir):
-      old = tempfile.mkdtemp(prefix='.' + os.path.basename(output_dir) + '.old-', dir=parent)
-      os.rmdir(old)
-      os.rename(output_dir, old)
-      os.rename(tmp, output_dir)
-      shutil.rmtree(old, ignore_errors=True)
-    else:
-      os.rename(tmp, output_dir)
-  except BaseException:
-    shutil.rmtree(tmp, ignore_errors=True)
-    raise
   logging.info('Exported %s', output_dir)
   return output_dir

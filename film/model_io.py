@@ -13,12 +13,11 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
-import tempfile
 from typing import Any, Optional
 
 import numpy as np
 
+from film import atomic
 from film.config import FilmConfig
 from film.model import FilmNet, count_parameters, named_variables
 
@@ -41,34 +40,17 @@ def save_model(model: FilmNet, output_dir: str, storage_dtype: str = 'float32',
   """Writes `model` to `output_dir` atomically (temp dir + rename); returns the path."""
   if storage_dtype not in ('float32', 'float16'):
     raise ValueError(f'storage_dtype must be float32 or float16, got {storage_dtype!r}')
-  output_dir = os.path.abspath(output_dir)
-  if os.path.exists(output_dir) and not overwrite:
-    raise FileExistsError(f'{output_dir} already exists; pass overwrite=True (--overwrite) '
-                          'or choose another output directory')
-  parent = os.path.dirname(output_dir)
-  os.makedirs(parent, exist_ok=True)
   arrays = {name: v.numpy().astype(storage_dtype) for name, v in named_variables(model).items()}
   manifest = {
       'format': FORMAT_NAME, 'version': FORMAT_VERSION, 'config': model.config.to_dict(),
       'weights': WEIGHTS, 'storage_dtype': storage_dtype,
       'num_parameters': count_parameters(model), 'metadata': metadata or {},
   }
-  tmp = tempfile.mkdtemp(prefix='.tmp-' + os.path.basename(output_dir) + '-', dir=parent)
-  try:
+  with atomic.output_dir(output_dir, overwrite, flag='overwrite=True (--overwrite)') as tmp:
     np.savez(os.path.join(tmp, WEIGHTS), **arrays)
     with open(os.path.join(tmp, MANIFEST), 'w') as f:
       json.dump(manifest, f, indent=1, sort_keys=True)
-    if os.path.exists(output_dir):
-      old = output_dir + '.old-' + os.path.basename(tmp)
-      os.rename(output_dir, old)
-      os.rename(tmp, output_dir)
-      shutil.rmtree(old, ignore_errors=True)
-    else:
-      os.rename(tmp, output_dir)
-  except BaseException:
-    shutil.rmtree(tmp, ignore_errors=True)
-    raise
-  return output_dir
+  return os.path.abspath(output_dir)
 
 
 def read_manifest(model_dir: str) -> dict[str, Any]:

@@ -31,7 +31,7 @@ from typing import Iterator, Optional
 from absl import logging
 import numpy as np
 
-from film import image_io, video_io
+from film import atomic, image_io, video_io
 
 MIN_TIMES, MAX_TIMES = 1, 8
 VIDEO_OUTPUT_EXTENSIONS = ('.mp4', '.mov', '.mkv', '.gif')
@@ -205,20 +205,6 @@ def _temp_sibling(path: str, directory: bool) -> str:
   return tmp
 
 
-def _replace(tmp: str, final: str) -> None:
-  """Renames `tmp` to `final`, replacing an existing file/folder (allowed by --overwrite)."""
-  final = os.path.abspath(final)
-  if os.path.isdir(final):
-    old = tempfile.mkdtemp(prefix='.' + os.path.basename(final) + '.old-',
-                           dir=os.path.dirname(final))
-    os.rmdir(old)
-    os.rename(final, old)
-    os.rename(tmp, final)
-    shutil.rmtree(old, ignore_errors=True)
-  else:
-    os.replace(tmp, final)
-
-
 def run(source: Source, options: Options, interpolator) -> dict:
   """Produces the outputs of `options` from `source` with a `film.interpolator.Interpolator`.
 
@@ -281,10 +267,10 @@ def run(source: Source, options: Options, interpolator) -> dict:
         os.replace(muxed, video_tmp)
         summary['audio'] = True
     if frame_dir:
-      _replace(frame_dir, options.output_dir)
+      atomic.replace(frame_dir, options.output_dir)
       summary['outputs'].append(options.output_dir)
     if video_tmp:
-      _replace(video_tmp, options.output_video)
+      atomic.replace(video_tmp, options.output_video)
       summary['outputs'].append(options.output_video)
   except BaseException:
     for tmp in temps:
