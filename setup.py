@@ -1,5 +1,5 @@
 """Installs the `film` frame-interpolation package (model, inference, training, evaluation)."""
-from setuptools import find_packages, setup
+from setuptools import find_namespace_packages, setup
 
 setup(
     name='film',
@@ -8,9 +8,10 @@ setup(
     long_description=open('README.md', encoding='utf-8').read(),
     long_description_content_type='text/markdown',
     python_requires='>=3.11,<3.12',
-    packages=find_packages(include=['film', 'film.*', 'training', 'training.*', 'eval', 'eval.*',
-                                    'datasets', 'datasets.*']),
-    package_data={'film': ['default_model/*', 'samples/*']},
+    # Namespace discovery also picks up the data folders film/samples and film/default_model.
+    packages=find_namespace_packages(include=['film', 'film.*', 'training', 'training.*', 'eval',
+                                              'eval.*', 'datasets', 'datasets.*']),
+    package_data={'film.samples': ['*.jpg', '*.md'], 'film.default_model': ['*.json', '*.npz']},
     include_package_data=True,
     install_requires=[
         # CPU wheel by default: `tensorflow` would be the same code but may pull CUDA wheels.
