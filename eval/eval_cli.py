@@ -21,6 +21,7 @@ from absl import logging
 
 from eval import benchmarks as benchmarks_lib
 from eval import evaluate as evaluate_lib
+from film import defaults
 
 FLAGS = flags.FLAGS
 
@@ -31,7 +32,10 @@ flags.DEFINE_list('layout', None, 'Layout: auto (default) or one of '
 flags.DEFINE_list('methods', None, 'Comma list from '
                   f'{",".join(evaluate_lib.METHOD_NAMES)}; default: film (if --model) and all '
                   'baselines.')
-flags.DEFINE_string('model', None, 'Model folder (ours or a FILM SavedModel) for method film.')
+flags.DEFINE_string('model', None, 'Model folder (ours or a FILM SavedModel) for method film. '
+                    'Default: the bundled default model (film/default_model/) if installed.')
+flags.DEFINE_boolean('use_default_model', True, 'Without --model, evaluate the bundled default '
+                     'model when it is installed (--nouse_default_model: baselines only).')
 flags.DEFINE_string('output_dir', None, 'Folder for samples.csv, summary.md, results_table.md, '
                     'comparison_<benchmark>.png and run_info.json.')
 flags.DEFINE_boolean('overwrite', False, 'Allow writing into a non-empty --output_dir.')
@@ -66,7 +70,7 @@ def main(argv: Sequence[str]) -> None:
         FLAGS.output_dir,
         layouts=layouts,
         methods=_split(FLAGS.methods) or None,
-        model_path=FLAGS.model,
+        model_path=_model_path(),
         lpips_nets=[] if FLAGS.nolpips else _split(FLAGS.lpips),
         lpips_weights_dir=FLAGS.lpips_weights_dir,
         max_samples=FLAGS.max_samples,
@@ -77,6 +81,14 @@ def main(argv: Sequence[str]) -> None:
         command=' '.join(shlex.quote(a) for a in [PROGRAM] + list(sys.argv[1:])))
   except (evaluate_lib.EvaluationError, benchmarks_lib.BenchmarkError) as error:
     _fail(str(error))
+
+
+def _model_path() -> Optional[str]:
+  if FLAGS.model:
+    return FLAGS.model
+  if FLAGS.use_default_model and defaults.default_model_available():
+    return defaults.DEFAULT_MODEL_DIR
+  return None
 
 
 def _fail(message: str) -> None:

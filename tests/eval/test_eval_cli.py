@@ -41,6 +41,7 @@ def test_cli_end_to_end(tmp_path):
   empty_weights = str(tmp_path / 'no_weights')
   os.makedirs(empty_weights)
   result = _run(f'--benchmark_dir={bench}', f'--output_dir={out}', '--lpips=vgg',
+                '--nouse_default_model',
                 f'--lpips_weights_dir={empty_weights}', '--quiet')
   assert result.returncode == 0, result.stderr
   assert 'Skipping LPIPS (vgg)' in result.stderr
@@ -68,7 +69,7 @@ def test_cli_end_to_end(tmp_path):
     (['--benchmark_dir={tmp}/tiny', '--layout=middlebury'], 'not middlebury layout'),
     (['--benchmark_dir={tmp}/tiny', '--layout=kitti'], 'unknown layout'),
     (['--benchmark_dir={tmp}/tiny', '--methods=average,rife'], 'unknown method(s) rife'),
-    (['--benchmark_dir={tmp}/tiny', '--methods=film'], 'needs a model'),
+    (['--benchmark_dir={tmp}/tiny', '--methods=film', '--nouse_default_model'], 'needs a model'),
     (['--benchmark_dir={tmp}/tiny', '--model={tmp}/no_model'], 'does not exist'),
     (['--benchmark_dir={tmp}/tiny', '--output_dir={tmp}/full'], 'pass --overwrite'),
     (['--benchmark_dir={tmp}/tiny', '--lpips=squeeze'], 'unknown LPIPS network squeeze'),
