@@ -258,3 +258,21 @@ def test_output_flags_required_and_exclusive(images, model_dir, tmp_path):
                 '--output_dir', str(tmp_path / 'o'), '--output_fps', '60',
                 '--times_to_interpolate', '2')
   _assert_one_line_error(result, '--output_fps', 'not both')
+
+
+def test_cli_runs_a_film_release_saved_model(images, film_small_fixture, tmp_path):
+  """`--model` pointing at a FILM SavedModel directory: converted on the fly, same frames."""
+  from film.checkpoint_convert import load_film_checkpoint
+  from film.config import SMALL
+  out_dir = tmp_path / 'frames'
+  release = os.path.join(film_small_fixture, 'saved_model')
+  result = _cli('--input', images[3], '--input', images[4], '--times_to_interpolate', '1',
+                '--output_dir', str(out_dir), '--model', release, '--pyramid_levels', '5',
+                '--quiet')
+  assert result.returncode == 0, result.stderr
+  frames = sorted(os.listdir(out_dir))
+  assert len(frames) == 3
+  model = load_film_checkpoint(release, SMALL)
+  x0, x1 = _read(images[3]), _read(images[4])
+  expected = np.clip(model(x0[None], x1[None], [[0.5]])['image'].numpy()[0], 0, 1)
+  np.testing.assert_allclose(_read(str(out_dir / frames[1])), expected, atol=1 / 255 + 1e-6)
