@@ -8,9 +8,17 @@ import tempfile
 from typing import Iterator
 
 
+def _umask() -> int:
+  mask = os.umask(0)
+  os.umask(mask)
+  return mask
+
+
 def replace(tmp: str, final: str) -> None:
   """Renames `tmp` (file or folder) to `final`, replacing whatever is there."""
   final = os.path.abspath(final)
+  # mkstemp/mkdtemp create 0600/0700; published outputs get the usual umask permissions.
+  os.chmod(tmp, (0o777 if os.path.isdir(tmp) else 0o666) & ~_umask())
   if os.path.isdir(final):
     old = tempfile.mkdtemp(prefix='.' + os.path.basename(final) + '.old-',
                            dir=os.path.dirname(final))

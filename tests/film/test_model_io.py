@@ -56,3 +56,13 @@ def test_errors(tmp_path):
     f.write(b'not a zip')
   with pytest.raises(model_io.ModelLoadError, match='Cannot read weights'):
     model_io.load_model(path)
+
+
+def test_saved_directory_has_umask_permissions(tmp_path):
+  mask = os.umask(0o022)
+  try:
+    path = model_io.save_model(FilmNet(TINY), str(tmp_path / 'perm'))
+  finally:
+    os.umask(mask)
+  assert os.stat(path).st_mode & 0o777 == 0o755  # not mkdtemp's 0700
+  assert os.stat(os.path.join(path, 'weights.npz')).st_mode & 0o777 == 0o644
