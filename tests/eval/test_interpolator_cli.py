@@ -242,13 +242,16 @@ def test_error_mid_run_leaves_no_partial_output(images, interp, tmp_path):
   assert _no_leftovers(tmp_path)
 
 
-def test_no_model_and_no_default_model(images, tmp_path):
+def test_without_model_flag_uses_the_default_model(images, tmp_path):
+  """No --model: the bundled default model runs (or, if a build lacks it, a one-line error)."""
   from film import defaults
-  if defaults.default_model_available():
-    pytest.skip('a default model is installed')
   result = _cli('--input', images[0], '--input', images[1], '--output_dir',
-                str(tmp_path / 'out'))
-  _assert_one_line_error(result, 'no default model', '--model')
+                str(tmp_path / 'out'), '--quiet')
+  if defaults.default_model_available():
+    assert result.returncode == 0, result.stderr
+    assert len(os.listdir(tmp_path / 'out')) == 3
+  else:
+    _assert_one_line_error(result, 'no default model', '--model')
 
 
 def test_output_flags_required_and_exclusive(images, model_dir, tmp_path):
