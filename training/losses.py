@@ -213,28 +213,28 @@ def ssim_metric(example: Example, prediction: Prediction) -> tf.Tensor:
   return tf.reduce_mean(tf.image.ssim(prediction['image'], example['y'], max_val=1.0))
 
 
+def _feature_loss(backbone: PerceptualBackbone, distance: Callable[..., tf.Tensor],
+                  layer_weights: Sequence[float]) -> LossFn:
+  """A loss comparing backbone features of the prediction and the ground truth by `distance`."""
+  weights = tuple(layer_weights)
+
+  def loss(example: Example, prediction: Prediction) -> tf.Tensor:
+    return distance(backbone.features(prediction['image']), backbone.features(example['y']),
+                    weights)
+
+  return loss
+
+
 def make_vgg_loss(backbone: PerceptualBackbone,
                   layer_weights: Sequence[float] = FILM_LAYER_WEIGHTS) -> LossFn:
   """FILM's perceptual loss with the given (frozen) backbone."""
-  weights = tuple(layer_weights)
-
-  def vgg_loss(example: Example, prediction: Prediction) -> tf.Tensor:
-    return perceptual_distance(backbone.features(prediction['image']),
-                               backbone.features(example['y']), weights)
-
-  return vgg_loss
+  return _feature_loss(backbone, perceptual_distance, layer_weights)
 
 
 def make_style_loss(backbone: PerceptualBackbone,
                     layer_weights: Sequence[float] = FILM_LAYER_WEIGHTS) -> LossFn:
   """FILM's Gram-matrix style loss with the given (frozen) backbone."""
-  weights = tuple(layer_weights)
-
-  def style_loss(example: Example, prediction: Prediction) -> tf.Tensor:
-    return style_distance(backbone.features(prediction['image']),
-                          backbone.features(example['y']), weights)
-
-  return style_loss
+  return _feature_loss(backbone, style_distance, layer_weights)
 
 
 _SIMPLE_LOSSES: dict[str, LossFn] = {
