@@ -140,7 +140,7 @@ def _to_gray_u8(image: np.ndarray) -> np.ndarray:
   return cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
 
 
-def _sample(image: np.ndarray, flow: np.ndarray) -> np.ndarray:
+def backward_sample(image: np.ndarray, flow: np.ndarray) -> np.ndarray:
   """Backward warp: `out[y,x] = image[y + flow[y,x,1], x + flow[y,x,0]]` (bilinear, edge clamp).
 
   Args:
@@ -201,16 +201,16 @@ def warp_to_time(x0: np.ndarray, x1: np.ndarray, t: float, flow_01: np.ndarray,
   """
   flow_t0 = -(1.0 - t) * t * flow_01 + t * t * flow_10
   flow_t1 = (1.0 - t) * (1.0 - t) * flow_01 - t * (1.0 - t) * flow_10
-  warped0 = _sample(x0, flow_t0)
-  warped1 = _sample(x1, flow_t1)
+  warped0 = backward_sample(x0, flow_t0)
+  warped1 = backward_sample(x1, flow_t1)
   weight0 = np.full(x0.shape[:2], 1.0 - t, dtype=np.float32)
   weight1 = np.full(x0.shape[:2], t, dtype=np.float32)
   if occlusion_sigma > 0:
     # Forward-backward error of each input's flow, at every pixel of that input.
-    error0 = np.linalg.norm(flow_01 + _sample(flow_10, flow_01), axis=-1)
-    error1 = np.linalg.norm(flow_10 + _sample(flow_01, flow_10), axis=-1)
-    weight0 = weight0 * np.exp(-_sample(error0, flow_t0) / occlusion_sigma)
-    weight1 = weight1 * np.exp(-_sample(error1, flow_t1) / occlusion_sigma)
+    error0 = np.linalg.norm(flow_01 + backward_sample(flow_10, flow_01), axis=-1)
+    error1 = np.linalg.norm(flow_10 + backward_sample(flow_01, flow_10), axis=-1)
+    weight0 = weight0 * np.exp(-backward_sample(error0, flow_t0) / occlusion_sigma)
+    weight1 = weight1 * np.exp(-backward_sample(error1, flow_t1) / occlusion_sigma)
     # Where both are unreliable fall back to the plain temporal blend.
     total = weight0 + weight1
     fallback = total < 1e-6

@@ -25,6 +25,7 @@ import gin
 import tensorflow as tf
 
 from datasets import schema
+from training import teacher_flow as teacher_lib
 
 FRAMES = ('x0', 'y', 'x1')
 FilesLike = Union[str, Sequence[str]]
@@ -191,8 +192,8 @@ def create_dataset(files: FilesLike, batch_size: int,
                    crop_size: Optional[Sequence[int]] = (256, 256),
                    augment: Union[bool, Augmentation] = True, shuffle_buffer: int = 1024,
                    repeat: bool = True, seed: Optional[int] = None, cycle_length: int = 8,
-                   drop_remainder: bool = True, prefetch: int = tf.data.AUTOTUNE
-                   ) -> tf.data.Dataset:
+                   drop_remainder: bool = True, prefetch: int = tf.data.AUTOTUNE,
+                   teacher_flow: bool = False) -> tf.data.Dataset:
   """The training dataset.
 
   Args:
@@ -208,9 +209,12 @@ def create_dataset(files: FilesLike, batch_size: int,
     cycle_length: shards read at once.
     drop_remainder: drop a last partial batch (keeps B static).
     prefetch: batches to prefetch.
+    teacher_flow: add `teacher_flow` `[B,h,w,6]` (DIS flows of the augmented x0/x1 and their
+      validity masks, `training.teacher_flow`) for the 'flow_teacher' loss.
 
   Returns:
-    Batches `{'x0','y','x1': [B,h,w,3] float32 in [0,1], 'time': [B,1] float32, 'path': [B]}`.
+    Batches `{'x0','y','x1': [B,h,w,3] float32 in [0,1], 'time': [B,1] float32, 'path': [B]}`
+    (+ `teacher_flow`).
   """
   file_list = resolve_files(files)
   seed = random.SystemRandom().randrange(2**31) if seed is None else int(seed)
@@ -226,8 +230,9 @@ def create_dataset(files: FilesLike, batch_size: int,
 
   def parse_and_augment(index: tf.Tensor, serialized: tf.Tensor) -> dict[str, tf.Tensor]:
     example = schema.parse_example(serialized)
-    return augment_triplet(example, tf.stack([tf.constant(seed, tf.int64), index]), crop_size,
-                           augmentation)
+    example = augment_triplet(example, tf.stack([tf.constant(seed, tf.int64), index]),
+                              crop_size, augmentation)
+    return teacher_lib.add_teacher_flows(example) if teacher_flow else example
 
   ds = ds.map(parse_and_augment, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
   ds = ds.batch(batch_size, drop_remainder=drop_remainder, num_parallel_calls=tf.data.AUTOTUNE)

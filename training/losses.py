@@ -13,6 +13,10 @@ both `[B,H,W,3]` float32 in [0,1] (`l1_warped` reads `prediction['x0_warped' / '
 * `vgg`: FILM's perceptual loss  sum_l w_l * mean|s*phi_l(y) - s*phi_l(image)|;
 * `style`: FILM's Gram-matrix loss  sum_l w_l * mean((G(s*phi_l(y)) - G(s*phi_l(image)))^2),
   with `G(F) = F^T F / (h*w)` for `F` reshaped to `[B, h*w, C]` (`[B,C,C]`);
+* `flow_teacher`: flow distillation (not in FILM): the mean end-point error, in full-resolution
+  pixels and over every level of both predicted flow pyramids, to the DIS flows of
+  `example['teacher_flow']` (`training/teacher_flow.py`), counting only pixels that pass the
+  teacher's forward-backward check;
 * `psnr`, `ssim`: FILM's test "losses" (metrics, higher is better), averaged over the batch.
 
 `phi_l` are post-ReLU VGG activations at conv1_2, conv2_2, conv3_2, conv4_2, conv5_2 and
@@ -203,6 +207,33 @@ def l1_warped_loss(example: Example, prediction: Prediction) -> tf.Tensor:
   return loss
 
 
+def flow_teacher_loss(example: Example, prediction: Prediction) -> tf.Tensor:
+  """Masked end-point error of the predicted flow pyramids to the teacher's flows.
+
+  `example['teacher_flow']` is `[B,H,W,6]` (flow 0->1, flow 1->0, valid0, valid1; see
+  `training.teacher_flow`); `prediction['forward_flow_pyramid']` / `['backward_flow_pyramid']`
+  hold `[B,H/2^i,W/2^i,2]` flows in level-i pixels (H, W multiples of the model alignment, so
+  no padding). At level i the teacher is 2^i x 2^i average-pooled, the prediction is scaled by
+  2^i to full-resolution pixels and pixels weigh by the pooled validity; the result is the mean
+  over levels and both directions of sum(valid * |pred - teacher|_2) / sum(valid).
+  """
+  teacher = tf.cast(example['teacher_flow'], tf.float32)
+  terms = []
+  for key, flow_slice, valid_slice in (('forward_flow_pyramid', slice(0, 2), slice(4, 5)),
+                                       ('backward_flow_pyramid', slice(2, 4), slice(5, 6))):
+    for level, predicted in enumerate(prediction[key]):
+      scale = 2 ** level
+      target = teacher[..., flow_slice]
+      valid = teacher[..., valid_slice]
+      if scale > 1:
+        target = tf.nn.avg_pool2d(target, scale, scale, 'VALID')
+        valid = tf.nn.avg_pool2d(valid, scale, scale, 'VALID')
+      error = tf.sqrt(tf.reduce_sum(tf.square(tf.cast(predicted, tf.float32) * scale - target),
+                                    axis=-1, keepdims=True) + 1e-6)
+      terms.append(tf.reduce_sum(valid * error) / (tf.reduce_sum(valid) + 1e-6))
+  return tf.add_n(terms) / len(terms)
+
+
 def psnr_metric(example: Example, prediction: Prediction) -> tf.Tensor:
   """Batch-mean `tf.image.psnr(max_val=1)` (FILM's 'psnr' test loss; higher is better)."""
   return tf.reduce_mean(tf.image.psnr(prediction['image'], example['y'], max_val=1.0))
@@ -238,10 +269,14 @@ def make_style_loss(backbone: PerceptualBackbone,
 
 
 _SIMPLE_LOSSES: dict[str, LossFn] = {
-    'l1': l1_loss, 'l2': l2_loss, 'l1_warped': l1_warped_loss,
+    'l1': l1_loss, 'l2': l2_loss, 'l1_warped': l1_warped_loss, 'flow_teacher': flow_teacher_loss,
     'psnr': psnr_metric, 'ssim': ssim_metric,
 }
 PERCEPTUAL_LOSSES = ('vgg', 'style')
+# Losses that read the model's auxiliary outputs (warped frames, flow pyramids).
+AUX_OUTPUT_LOSSES = ('l1_warped', 'flow_teacher')
+# Losses that need `example['teacher_flow']` from the input pipeline.
+TEACHER_LOSSES = ('flow_teacher',)
 LOSS_NAMES = tuple(_SIMPLE_LOSSES) + PERCEPTUAL_LOSSES
 
 

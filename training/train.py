@@ -458,7 +458,8 @@ def train(run_dir: str, strategy: tf.distribute.Strategy, model_config: FilmConf
       global_batch_size=data.batch_size,
       checkpoint_dir=os.path.join(run_dir, CHECKPOINT_SUBDIR), compute_dtype=compute_dtype,
       seed=training.seed, max_to_keep=training.checkpoint_max_to_keep,
-      aux_outputs=any(t.name == 'l1_warped' for t in loss_terms), is_chief=chief)
+      aux_outputs=any(t.name in losses_lib.AUX_OUTPUT_LOSSES for t in loss_terms),
+      is_chief=chief)
   restored = trainer.restore_or_initialize()
   start_step = trainer.current_step
 
@@ -482,7 +483,8 @@ def train(run_dir: str, strategy: tf.distribute.Strategy, model_config: FilmConf
   seed = None if training.seed is None else training.seed + start_step
   dataset = input_pipeline.create_dataset(
       train_files, batch_size=data.batch_size, crop_size=(data.crop_size, data.crop_size),
-      augment=data.augment, shuffle_buffer=data.shuffle_buffer, repeat=True, seed=seed)
+      augment=data.augment, shuffle_buffer=data.shuffle_buffer, repeat=True, seed=seed,
+      teacher_flow=any(t.name in losses_lib.TEACHER_LOSSES for t in loss_terms))
   dataset = dataset.map(_drop_strings).with_options(_shard_policy(len(train_files), strategy))
   dist_dataset = strategy.experimental_distribute_dataset(dataset)
   eval_sets = {name: input_pipeline.create_eval_dataset(
