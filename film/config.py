@@ -22,6 +22,10 @@ class FilmConfig:
       (the last one is for the shared estimator).
     flow_filters: channels per flow estimator, same length as `flow_convs`.
     filters: base channel count of the feature extractor and fusion decoder.
+    residual_fusion: not in FILM (False reproduces FILM exactly). When True the fusion
+      decoder's output is a correction added to the time-weighted blend
+      `(1-t) * x0_warped + t * x1_warped` instead of the frame itself, so a model whose
+      decoder has not learnt to pass pixels through still returns the aligned frames.
   """
   pyramid_levels: int = 7
   fusion_pyramid_levels: int = 5
@@ -30,6 +34,7 @@ class FilmConfig:
   flow_convs: tuple[int, ...] = (3, 3, 3, 3)
   flow_filters: tuple[int, ...] = (32, 64, 128, 256)
   filters: int = 64
+  residual_fusion: bool = False
 
   def __post_init__(self) -> None:
     object.__setattr__(self, 'flow_convs', tuple(int(v) for v in self.flow_convs))
@@ -96,7 +101,8 @@ def model_config(name: str = 'film_net',
                  sub_levels: int = 4,
                  flow_convs: Sequence[int] = (3, 3, 3, 3),
                  flow_filters: Sequence[int] = (32, 64, 128, 256),
-                 filters: int = 64) -> FilmConfig:
+                 filters: int = 64,
+                 residual_fusion: bool = False) -> FilmConfig:
   """Builds a FilmConfig from gin bindings (`model.pyramid_levels = 7`, as in FILM's gin files)."""
   if name != 'film_net':
     raise ValueError(f"Unknown model name {name!r}; only 'film_net' is supported")
@@ -104,4 +110,4 @@ def model_config(name: str = 'film_net',
                     fusion_pyramid_levels=fusion_pyramid_levels,
                     specialized_levels=specialized_levels, sub_levels=sub_levels,
                     flow_convs=tuple(flow_convs), flow_filters=tuple(flow_filters),
-                    filters=filters)
+                    filters=filters, residual_fusion=bool(residual_fusion))

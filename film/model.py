@@ -18,7 +18,8 @@ class FilmNet(tf.Module):
 
   Call with `x0, x1` [B,H,W,3] float32 in [0,1] (any H, W: padded internally by mirror
   reflection to a multiple of `config.alignment`, cropped back) and `time` [B,1] in [0,1].
-  Returns a dict with `image` [B,H,W,3] float32 (not clipped, as FILM), plus with
+  Returns a dict with `image` [B,H,W,3] float32 (not clipped, as FILM; with
+  `config.residual_fusion` the decoder output plus `(1-t) x0_warped + t x1_warped`), plus with
   `aux_outputs=True`: `x0_warped`, `x1_warped` [B,H,W,3], `forward_flow` (x0->x1) and
   `backward_flow` (x1->x0) [B,H,W,2] at full resolution before the time scaling, and the
   (padded) `forward_flow_pyramid`, `backward_flow_pyramid`, residual flow pyramids.
@@ -76,9 +77,13 @@ class FilmNet(tf.Module):
     aligned = pyr.concatenate_pyramids(warped0, warped1)
     aligned = pyr.concatenate_pyramids(aligned, backward_flows_t)
     aligned = pyr.concatenate_pyramids(aligned, forward_flows_t)
-    prediction = self.fusion(aligned)
+    prediction = tf.cast(self.fusion(aligned)[..., :3], tf.float32)
+    if config.residual_fusion:  # Not in FILM: the decoder corrects the blend of warped frames.
+      weight = tf.reshape(time, [-1, 1, 1, 1])
+      prediction += ((1.0 - weight) * tf.cast(warped0[0][..., :3], tf.float32) +
+                     weight * tf.cast(warped1[0][..., :3], tf.float32))
 
-    outputs = {'image': tf.cast(crop_to_box(prediction[..., :3], box), tf.float32)}
+    outputs = {'image': crop_to_box(prediction, box)}
     if aux_outputs:
       outputs.update({
           'x0_warped': tf.cast(crop_to_box(warped0[0][..., :3], box), tf.float32),

@@ -46,6 +46,7 @@ import tensorflow as tf
 from film import config as film_config
 from film import model_io
 from film.config import FilmConfig
+from film.model import named_variables
 from training import distribute
 from training import evaluation as eval_lib
 from training import input_pipeline
@@ -88,6 +89,12 @@ class TrainingConfig:
     image_summary_every: steps between image summaries (0: never).
     eval_every: steps between evaluations (0: only at the end; needs eval files).
     max_images: examples shown per image summary.
+    init_model: weights a new run starts from (a film model directory or a FILM SavedModel /
+      checkpoint, as `film.model_io.load_model` reads them); ignored when the run already has
+      a checkpoint (resuming wins). The optimizer starts fresh.
+    init_reset_output: after `init_model`, zero the fusion decoder's output convolution. With
+      `model.residual_fusion = True` the run then starts exactly from the blend of the warped
+      frames (how a FILM-style model is switched to residual fusion).
   """
   learning_rate: float = 1e-4
   learning_rate_decay_steps: int = 750000
@@ -103,9 +110,13 @@ class TrainingConfig:
   image_summary_every: int = 5000
   eval_every: int = 50000
   max_images: int = 2
+  init_model: str = ''
+  init_reset_output: bool = False
 
   def __post_init__(self):
     parse_compute_dtype(self.compute_dtype)
+    if self.init_reset_output and not self.init_model:
+      raise ValueError('training.init_reset_output needs training.init_model')
     for field in ('num_steps', 'checkpoint_every', 'log_every', 'summary_every',
                   'learning_rate_decay_steps', 'checkpoint_max_to_keep', 'max_images'):
       if int(getattr(self, field)) < 1:
@@ -374,6 +385,22 @@ def export_checkpoint(path: str, output_dir: Optional[str] = None,
 
 # ------------------------------------------------------------------------------ training
 
+def warm_start(model: Any, path: str, reset_output: bool = False) -> None:
+  """Copies the weights of the model at `path` into `model` (same architecture; the
+  `residual_fusion` flag may differ), optionally zeroing the fusion output convolution.
+
+  Raises:
+    film.model_io.ModelLoadError: unreadable model or mismatched variables (all listed).
+  """
+  source = model_io.load_model(path, config=model.config)
+  arrays = {name: v.numpy() for name, v in named_variables(source).items()}
+  model_io.assign_weights(model, arrays, path)
+  if reset_output:
+    for variable in model.fusion.output_conv.trainable_variables:
+      variable.assign(tf.zeros_like(variable))
+  logging.info('Initialised from %s%s', path, ' (fusion output zeroed)' if reset_output else '')
+
+
 def _drop_strings(batch: dict[str, tf.Tensor]) -> dict[str, tf.Tensor]:
   """Keeps the numeric tensors (TPUs and collectives cannot carry the `path` strings)."""
   return {k: v for k, v in batch.items() if v.dtype != tf.string}
@@ -461,6 +488,9 @@ def train(run_dir: str, strategy: tf.distribute.Strategy, model_config: FilmConf
       aux_outputs=any(t.name in losses_lib.AUX_OUTPUT_LOSSES for t in loss_terms),
       is_chief=chief)
   restored = trainer.restore_or_initialize()
+  if restored is None and training.init_model:
+    with strategy.scope():
+      warm_start(trainer.model, training.init_model, training.init_reset_output)
   start_step = trainer.current_step
 
   train_files = input_pipeline.resolve_files(data.files)

@@ -1,4 +1,5 @@
 """FilmNet against the reference implementation's recorded outputs, and its input contract."""
+import dataclasses
 import json
 import os
 
@@ -102,3 +103,21 @@ def test_bfloat16_compute_is_close(reference):
                 compute_dtype=tf.bfloat16)['image'].numpy()
   assert out16.dtype == np.float32
   assert np.abs(out16 - out32).mean() < 0.05
+
+
+def test_residual_fusion_adds_the_time_weighted_blend_of_warped_frames(reference, tmp_path):
+  plain, io = reference
+  config = dataclasses.replace(plain.config, residual_fusion=True)
+  residual = FilmNet(config)
+  arrays = {n: v.numpy() for n, v in named_variables(plain).items()}
+  model_io.assign_weights(residual, arrays, 'fixture')  # Same variables: only the head differs.
+  x0, x1, t = io['x0'][:1, :64, :96], io['x1'][:1, :64, :96], np.array([[0.3]], np.float32)
+  a = plain(x0, x1, t, aux_outputs=True)
+  b = residual(x0, x1, t, aux_outputs=True)
+  blend = 0.7 * a['x0_warped'].numpy() + 0.3 * a['x1_warped'].numpy()
+  np.testing.assert_allclose(b['image'].numpy() - a['image'].numpy(), blend, atol=1e-5)
+  # The flag is part of the saved config; files written before it existed load as FILM.
+  path = model_io.save_model(residual, str(tmp_path / 'r'))
+  assert model_io.load_model(path).config.residual_fusion is True
+  assert FilmConfig.from_dict({k: v for k, v in PUBLISHED.to_dict().items()
+                               if k != 'residual_fusion'}).residual_fusion is False

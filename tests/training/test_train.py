@@ -9,6 +9,7 @@
 """
 from __future__ import annotations
 
+import dataclasses
 import glob
 import json
 import os
@@ -348,3 +349,24 @@ def test_flow_distillation_trains_towards_the_teacher(records, tmp_path):
   first = np.mean([values[s] for s in steps[:5]])
   last = np.mean([values[s] for s in steps[-5:]])
   assert last < 0.8 * first, (first, last)
+
+
+def test_warm_start_into_residual_fusion_starts_from_the_warped_blend(tmp_path):
+  config = film_config.FilmConfig(pyramid_levels=3, fusion_pyramid_levels=3, specialized_levels=2,
+                                  sub_levels=2, filters=4, flow_convs=(1, 1, 1),
+                                  flow_filters=(4, 4, 4))
+  source = FilmNet(config)
+  path = model_io.save_model(source, str(tmp_path / 'src'))
+  target = FilmNet(dataclasses.replace(config, residual_fusion=True))
+  train_lib.warm_start(target, path, reset_output=True)
+  for name, variable in named_variables(target).items():
+    if 'fusion' not in name:
+      np.testing.assert_array_equal(variable.numpy(), named_variables(source)[name].numpy())
+  rng = np.random.default_rng(4)
+  x0, x1 = (rng.random((1, 16, 24, 3)).astype(np.float32) for _ in range(2))
+  out = target(x0, x1, np.array([[0.25]], np.float32), aux_outputs=True)
+  blend = 0.75 * out['x0_warped'].numpy() + 0.25 * out['x1_warped'].numpy()
+  np.testing.assert_allclose(out['image'].numpy(), blend, atol=1e-6)
+  other = FilmNet(dataclasses.replace(config, filters=8))
+  with pytest.raises(model_io.ModelLoadError, match='expected'):
+    train_lib.warm_start(other, path)
