@@ -305,10 +305,12 @@ def test_mirrored_matches_one_device(tmp_path):
 
 
 @pytest.mark.parametrize('name', ['film_net-L1.gin', 'film_net-VGG.gin', 'film_net-Style.gin',
-                                  'film_net-small-cpu.gin', 'film_net-smoke.gin'])
+                                  'film_net-small-cpu.gin', 'film_net-small-cpu-residual.gin',
+                                  'film_net-smoke.gin'])
 def test_gin_recipes_parse(name):
+  warm = ["training.init_model = '/models/stage1'"] if 'residual' in name else []
   train_lib.parse_gin([os.path.join(REPO_ROOT, 'gin_configs', name)],
-                      ["training_dataset.files = '/data/train'"])
+                      ["training_dataset.files = '/data/train'"] + warm)
   model = film_config.model_config()
   training = train_lib.training_config()
   data = train_lib.dataset_config()
@@ -323,6 +325,13 @@ def test_gin_recipes_parse(name):
     assert terms == losses.RECIPES[recipe]
   if name == 'film_net-small-cpu.gin':
     assert model == film_config.SMALL
+  if name == 'film_net-small-cpu-residual.gin':
+    assert model == dataclasses.replace(film_config.SMALL, residual_fusion=True)
+    assert [t.name for t in terms] == ['l1', 'l1_warped', 'flow_teacher']
+    assert training.init_reset_output and training.init_model == '/models/stage1'
+    train_lib.parse_gin([os.path.join(REPO_ROOT, 'gin_configs', name)])
+    with pytest.raises(ValueError, match='init_model'):
+      train_lib.training_config()  # The warm start needs a stage-one model.
 
 
 def test_flow_distillation_trains_towards_the_teacher(records, tmp_path):
