@@ -1,4 +1,5 @@
 """The bundled default model (film/default_model/): loads, honours time, beats frame averaging."""
+import dataclasses
 import os
 
 import numpy as np
@@ -19,9 +20,9 @@ def interpolator():
   return Interpolator.from_path()  # None -> the default model
 
 
-def test_default_model_is_the_small_config_in_float16():
+def test_default_model_is_the_small_residual_config_in_float16():
   manifest = model_io.read_manifest(defaults.DEFAULT_MODEL_DIR)
-  assert manifest['config'] == SMALL.to_dict()
+  assert manifest['config'] == dataclasses.replace(SMALL, residual_fusion=True).to_dict()
   assert manifest['storage_dtype'] == 'float16'
 
 
