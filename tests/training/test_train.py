@@ -13,6 +13,7 @@ import dataclasses
 import glob
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -149,7 +150,8 @@ def test_sigkill_resume_and_export(records, tmp_path):
   assert restored.current_step == killed_at
   assert restored.iterations == killed_at
   assert restored.learning_rate == pytest.approx(1e-3 * 0.5 ** (killed_at // 2))
-  moments = [v for v in restored.optimizer.variables if v.path.startswith('adam/')
+  # Keras numbers optimizer names per process (adam, adam_1, ...) when other tests made one.
+  moments = [v for v in restored.optimizer.variables if re.match(r'adam(_\d+)?/', v.path)
              and 'iteration' not in v.path and 'learning_rate' not in v.path]
   assert moments and any(np.abs(v.numpy()).sum() > 0 for v in moments)
   slot_values = sorted(float(np.abs(v.numpy()).sum()) for v in moments)
