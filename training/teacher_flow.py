@@ -58,10 +58,8 @@ def teacher_flows(x0: np.ndarray, x1: np.ndarray,
 
 def add_teacher_flows(example: dict[str, tf.Tensor]) -> dict[str, tf.Tensor]:
   """Adds `teacher_flow` `[h,w,6]` (see `teacher_flows`) to one example `{x0, x1, ...}`."""
-  teacher = tf.numpy_function(lambda a, b: teacher_flows(a, b), [example['x0'], example['x1']],
-                              tf.float32, stateful=False)
-  shape = tf.shape(example['x0'])
-  teacher = tf.reshape(teacher, tf.stack([shape[0], shape[1], TEACHER_CHANNELS]))
-  static = example['x0'].shape[:2]
-  teacher = tf.ensure_shape(teacher, list(static) + [TEACHER_CHANNELS])
+  teacher = tf.numpy_function(teacher_flows, [example['x0'], example['x1']], tf.float32,
+                              stateful=False)
+  # numpy_function loses the shape: restore it (and check it at run time).
+  teacher = tf.ensure_shape(teacher, example['x0'].shape[:2] + [TEACHER_CHANNELS])
   return {**example, 'teacher_flow': teacher}

@@ -7,6 +7,7 @@ from scipy import ndimage
 from datasets import schema
 from film.config import FilmConfig
 from film.model import FilmNet
+from film.warp import warp
 from training import input_pipeline as ip
 from training import losses
 from training import teacher_flow
@@ -31,7 +32,6 @@ def test_teacher_recovers_a_known_translation_in_film_convention():
   np.testing.assert_allclose(np.median(teacher[interior][..., 3]), 1.0, atol=0.05)
   assert teacher[interior][..., 4].mean() > 0.95 and teacher[interior][..., 5].mean() > 0.95
   # FILM's warp with the teacher's 0->1 flow brings x1 onto x0 (backward warping convention).
-  from film.warp import warp
   warped = warp(tf.constant(x1[None]), tf.constant(teacher[None, ..., 0:2])).numpy()[0]
   assert np.abs(warped[interior] - x0[interior]).mean() < 0.01
 
