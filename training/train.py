@@ -53,7 +53,7 @@ from training import input_pipeline
 from training import losses as losses_lib
 from training import summaries
 from training.trainer import NonFiniteLossError, Trainer, learning_rate_schedule
-from training.trainer import parse_compute_dtype
+from training.trainer import parse_compute_dtype, resolve_compute_dtype
 
 CHECKPOINT_SUBDIR = 'checkpoints'
 EXPORT_MODEL_SUBDIR = os.path.join('export', 'model')
@@ -78,8 +78,9 @@ class TrainingConfig:
       learning_rate_staircase: Adam's `ExponentialDecay` schedule (FILM: 1e-4, 750000,
       0.464158 = 10**(-1/3), staircase).
     num_steps: train until the step counter reaches this.
-    compute_dtype: 'float32', 'bfloat16' (CPU with AVX512-BF16, TPU) or 'float16' (GPU; adds
-      dynamic loss scaling).
+    compute_dtype: 'float32', 'bfloat16' (CPU with AVX512-BF16 or AMX, TPU), 'float16' (GPU;
+      adds dynamic loss scaling) or 'auto' (bfloat16 where the CPU computes it natively, else
+      float32: emulated bfloat16 is many times slower).
     seed: weight initialisation and data order/augmentation (resumed runs use seed + step
       so they do not replay the first batches); None: random.
     checkpoint_every: steps between checkpoints (one is also written on exit).
@@ -476,7 +477,8 @@ def train(run_dir: str, strategy: tf.distribute.Strategy, model_config: FilmConf
   if data.crop_size % model_config.alignment:
     raise ValueError(f'training_dataset.crop_size {data.crop_size} must be a multiple of '
                      f'{model_config.alignment} (2**(pyramid_levels-1))')
-  compute_dtype = parse_compute_dtype(training.compute_dtype)
+  compute_dtype_name = resolve_compute_dtype(training.compute_dtype)
+  compute_dtype = parse_compute_dtype(compute_dtype_name)
   loss_fn = losses_lib.WeightedLoss(loss_terms, perceptual)
   trainer = Trainer(
       strategy, model_config, loss_fn,
@@ -498,6 +500,7 @@ def train(run_dir: str, strategy: tf.distribute.Strategy, model_config: FilmConf
                 for name, files in zip(evaluation.names, evaluation.files)}
   if chief:
     start = {'time': datetime.datetime.now().isoformat(timespec='seconds'), 'step': start_step,
+             'compute_dtype': compute_dtype_name,
              'restored_from': restored, 'host': socket.gethostname(), 'pid': os.getpid(),
              'command_line': list(command_line if command_line is not None else sys.argv),
              'strategy': type(strategy).__name__, 'replicas': replicas,
@@ -508,7 +511,8 @@ def train(run_dir: str, strategy: tf.distribute.Strategy, model_config: FilmConf
     write_run_records(run_dir, start, configs, train_files, eval_files, operative_config)
   logging.info('Run %s: %s, %d replica(s), step %d -> %d, global batch %d, crop %d, %s',
                run_dir, type(strategy).__name__, replicas, start_step, training.num_steps,
-               data.batch_size, data.crop_size, training.compute_dtype)
+               data.batch_size, data.crop_size, compute_dtype_name +
+               (' (auto)' if training.compute_dtype == 'auto' else ''))
 
   seed = None if training.seed is None else training.seed + start_step
   dataset = input_pipeline.create_dataset(
@@ -614,7 +618,7 @@ def train(run_dir: str, strategy: tf.distribute.Strategy, model_config: FilmConf
   export_dir = saved_model_dir = None
   if export and chief:
     metadata = {'run_dir': run_dir, 'step': step, 'checkpoint': last_checkpoint,
-                'compute_dtype': training.compute_dtype,
+                'compute_dtype': compute_dtype_name,
                 'losses': [t.name for t in loss_terms],
                 'exported': datetime.datetime.now().isoformat(timespec='seconds')}
     export_dir, saved_model_dir = export_model(trainer.model, run_dir, metadata)

@@ -308,7 +308,7 @@ def test_mirrored_matches_one_device(tmp_path):
 
 @pytest.mark.parametrize('name', ['film_net-L1.gin', 'film_net-VGG.gin', 'film_net-Style.gin',
                                   'film_net-small-cpu.gin', 'film_net-small-cpu-residual.gin',
-                                  'film_net-smoke.gin'])
+                                  'film_net-small-cpu-residual-l6.gin', 'film_net-smoke.gin'])
 def test_gin_recipes_parse(name):
   warm = ["training.init_model = '/models/stage1'"] if 'residual' in name else []
   train_lib.parse_gin([os.path.join(REPO_ROOT, 'gin_configs', name)],
@@ -334,6 +334,30 @@ def test_gin_recipes_parse(name):
     train_lib.parse_gin([os.path.join(REPO_ROOT, 'gin_configs', name)])
     with pytest.raises(ValueError, match='init_model'):
       train_lib.training_config()  # The warm start needs a stage-one model.
+  if name == 'film_net-small-cpu-residual-l6.gin':
+    # Same variables as the 5-level residual model it warm-starts from, one pyramid level more.
+    assert model == dataclasses.replace(film_config.SMALL, residual_fusion=True, pyramid_levels=6)
+    assert not training.init_reset_output and training.init_model == '/models/stage1'
+  if 'small-cpu' in name:
+    assert training.compute_dtype == 'auto'
+
+
+def test_auto_compute_dtype_picks_bfloat16_only_on_cpus_that_have_it(tmp_path):
+  avx2_only = tmp_path / 'cpuinfo_avx2'
+  avx2_only.write_text('processor\t: 0\nmodel name\t: AMD EPYC\n'
+                       'flags\t\t: fpu sse2 avx avx2 fma\n\nprocessor\t: 1\n')
+  sapphire = tmp_path / 'cpuinfo_amx'
+  sapphire.write_text('processor\t: 0\nflags\t\t: avx2 avx512f avx512_bf16 amx_bf16 amx_tile\n')
+  assert trainer_lib.cpu_flags(str(avx2_only)) == {'fpu', 'sse2', 'avx', 'avx2', 'fma'}
+  assert trainer_lib.cpu_flags(str(tmp_path / 'missing')) == frozenset()
+  resolve = trainer_lib.resolve_compute_dtype
+  assert resolve('auto', trainer_lib.cpu_flags(str(avx2_only))) == 'float32'
+  assert resolve('auto', trainer_lib.cpu_flags(str(sapphire))) == 'bfloat16'
+  assert resolve('auto', frozenset({'avx512_bf16'})) == 'bfloat16'
+  assert resolve('float16', frozenset()) == 'float16'  # Explicit choices are kept.
+  assert trainer_lib.parse_compute_dtype('auto') in (None, tf.bfloat16)
+  with pytest.raises(ValueError, match='auto'):
+    trainer_lib.parse_compute_dtype('bf16')
 
 
 def test_flow_distillation_runs_in_the_training_job(records, tmp_path):
