@@ -22,7 +22,9 @@ def interpolator():
 
 def test_default_model_is_the_small_residual_config_in_float16():
   manifest = model_io.read_manifest(defaults.DEFAULT_MODEL_DIR)
-  assert manifest['config'] == dataclasses.replace(SMALL, residual_fusion=True).to_dict()
+  # SMALL's variables with one more (weight-shared) pyramid level for larger motions.
+  assert manifest['config'] == dataclasses.replace(SMALL, residual_fusion=True,
+                                                   pyramid_levels=6).to_dict()
   assert manifest['storage_dtype'] == 'float16'
 
 
