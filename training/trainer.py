@@ -44,7 +44,7 @@ class NonFiniteLossError(RuntimeError):
 
 
 # /proc/cpuinfo flags of x86 CPUs with bfloat16 arithmetic in hardware. Without them oneDNN
-# emulates bfloat16 and a training step is ~10-30x slower than in float32 (notes/training.md).
+# emulates bfloat16 and a training step is ~10x slower than in float32 (notes/training.md).
 NATIVE_BFLOAT16_CPU_FLAGS = frozenset({'avx512_bf16', 'amx_bf16'})
 
 
