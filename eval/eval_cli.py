@@ -36,6 +36,8 @@ flags.DEFINE_string('model', None, 'Model folder (ours or a FILM SavedModel) for
                     'Default: the bundled default model (film/default_model/) if installed.')
 flags.DEFINE_boolean('use_default_model', True, 'Without --model, evaluate the bundled default '
                      'model when it is installed (--nouse_default_model: baselines only).')
+flags.DEFINE_boolean('flip_ensemble', False, 'Run the model as a left-right flip ensemble '
+                     '(average with the mirrored pair; 2x the time).')
 flags.DEFINE_string('output_dir', None, 'Folder for samples.csv, summary.md, results_table.md, '
                     'comparison_<benchmark>.png and run_info.json.')
 flags.DEFINE_boolean('overwrite', False, 'Allow writing into a non-empty --output_dir.')
@@ -71,6 +73,7 @@ def main(argv: Sequence[str]) -> None:
         layouts=layouts,
         methods=_split(FLAGS.methods) or None,
         model_path=_model_path(),
+        flip_ensemble=FLAGS.flip_ensemble,
         lpips_nets=[] if FLAGS.nolpips else _split(FLAGS.lpips),
         lpips_weights_dir=FLAGS.lpips_weights_dir,
         max_samples=FLAGS.max_samples,

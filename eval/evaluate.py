@@ -50,11 +50,12 @@ class EvaluationResult:
   files: Dict[str, str]
 
 
-def make_model_method(model_path: str) -> baselines_lib.MethodFn:
+def make_model_method(model_path: str, flip_ensemble: bool = False) -> baselines_lib.MethodFn:
   """Loads a model directory (ours or a FILM SavedModel) as an interpolation method.
 
   Args:
     model_path: folder accepted by `film.interpolator.Interpolator.from_path`.
+    flip_ensemble: average with the mirrored pair (`Interpolator(flip_ensemble=True)`).
 
   Returns:
     `fn(x0, x1, t) -> [H,W,3]` float32 in [0,1].
@@ -68,7 +69,7 @@ def make_model_method(model_path: str) -> baselines_lib.MethodFn:
     raise EvaluationError(f'cannot evaluate --model: film.interpolator is not importable '
                           f'({error}); install the full film package or drop --model') from error
   try:
-    interpolator = Interpolator.from_path(model_path)
+    interpolator = Interpolator.from_path(model_path, flip_ensemble=flip_ensemble)
   except Exception as error:  # pylint: disable=broad-except
     message = str(error).splitlines()[0] if str(error) else ''
     raise EvaluationError(f'cannot load model {model_path} ({type(error).__name__}: '
@@ -164,6 +165,7 @@ def evaluate(benchmark_dirs: Sequence[str],
              layouts: Union[None, str, Sequence[str]] = None,
              methods: Optional[Sequence[str]] = None,
              model_path: Optional[str] = None,
+             flip_ensemble: bool = False,
              metric_names: Sequence[str] = ('psnr', 'ssim'),
              lpips_nets: Sequence[str] = (),
              lpips_weights_dir: Optional[str] = None,
@@ -181,6 +183,7 @@ def evaluate(benchmark_dirs: Sequence[str],
     layouts: None (auto-detect), one layout for all, or one per benchmark.
     methods: names from `METHOD_NAMES`; None = the model (if given) plus all baselines.
     model_path: model folder for the `film` method.
+    flip_ensemble: run the `film` method as a left-right flip ensemble (2x the time).
     metric_names: registered metrics (`eval.metrics.METRICS`).
     lpips_nets: LPIPS backbones ('vgg', 'alex'); each is skipped with a warning if unavailable.
     lpips_weights_dir: LPIPS weights folder (None: `eval.lpips` default / FILM_WEIGHTS_DIR).
@@ -212,7 +215,7 @@ def evaluate(benchmark_dirs: Sequence[str],
 
   method_fns: Dict[str, baselines_lib.MethodFn] = {}
   for method in methods:
-    method_fns[method] = (make_model_method(model_path) if method == MODEL_METHOD
+    method_fns[method] = (make_model_method(model_path, flip_ensemble) if method == MODEL_METHOD
                           else baselines_lib.get_baseline(method))
   metric_fns = metrics_lib.build_metrics(metric_names, lpips_nets, lpips_weights_dir)
   metric_list = list(metric_fns)

@@ -70,6 +70,9 @@ _DUP = flags.DEFINE_float(
     'consecutive frames are duplicates (repeated, model skipped); 0 disables.')
 _PNG_DEPTH = flags.DEFINE_integer('png_bit_depth', 0, 'PNG bits: 8, 16, or 0 = 16 if an input '
                                   'is 16-bit, else 8.')
+_FLIP = flags.DEFINE_bool('flip_ensemble', False, 'Average each frame with the one from the '
+                          'left-right mirrored pair: slightly sharper/more accurate (~+0.1 dB), '
+                          '2x slower.')
 _NO_AUDIO = flags.DEFINE_bool('no_audio', False, 'Do not copy the audio track of a video input.')
 
 PROG = 'film-interpolate'
@@ -121,9 +124,9 @@ def main(argv: list[str]) -> None:
       with pipeline.quiet_stderr():
         from film.interpolator import Interpolator
         interpolator = Interpolator.from_path(
-            _MODEL.value, pyramid_levels=_LEVELS.value, max_memory_gb=_MAX_MEMORY.value, max_tile_pixels=_TILE_PIXELS.value,
-            tile_overlap=_TILE_OVERLAP.value, batch_size=_BATCH.value,
-            time_mode=_TIME_MODE.value)
+            _MODEL.value, pyramid_levels=_LEVELS.value, max_memory_gb=_MAX_MEMORY.value,
+            max_tile_pixels=_TILE_PIXELS.value, tile_overlap=_TILE_OVERLAP.value,
+            batch_size=_BATCH.value, time_mode=_TIME_MODE.value, flip_ensemble=_FLIP.value)
         interpolator.tiles(source.height, source.width)  # tile fit under the memory cap
     except ValueError as e:  # ModelLoadError (a ValueError), memory cap / tiling arguments
       raise pipeline.InputError(f'cannot set up the model: {e}') from e

@@ -100,8 +100,8 @@ def test_evaluate_with_model_method(tmp_path, monkeypatch):
   class FakeInterpolator:
 
     @classmethod
-    def from_path(cls, path):
-      loaded.append(path)
+    def from_path(cls, path, **kwargs):
+      loaded.append((path, kwargs))
       return cls()
 
     def interpolate(self, x0, x1, t):
@@ -114,16 +114,20 @@ def test_evaluate_with_model_method(tmp_path, monkeypatch):
   os.makedirs(model_dir)
   result = evaluate_lib.evaluate([bench], str(tmp_path / 'out'), model_path=model_dir,
                                  methods=['film', 'average'], progress=False, sheet_samples=1)
-  assert loaded == [model_dir]
+  assert loaded == [(model_dir, {'flip_ensemble': False})]
   by_method = {}
   for row in result.rows:
     by_method.setdefault(row['method'], []).append(row['psnr'])
   assert by_method['film'] == pytest.approx(by_method['average'])
   assert sorted(os.listdir(tmp_path / 'out')) == [
       'comparison_tiny.png', 'results_table.md', 'run_info.json', 'samples.csv', 'summary.md']
+  evaluate_lib.evaluate([bench], str(tmp_path / 'out2'), model_path=model_dir, methods=['film'],
+                        flip_ensemble=True, progress=False, sheet_samples=0)
+  assert loaded[-1] == (model_dir, {'flip_ensemble': True})
 
 
-def test_cli_with_a_real_model_directory(tmp_path, film_small_fixture):
+@pytest.mark.parametrize('flip', [False, True])
+def test_cli_with_a_real_model_directory(tmp_path, film_small_fixture, flip):
   """`--model` with our model directory: the film row goes through the real Interpolator.
 
   The fixture model has reference-identical random weights, so its frames are poor; the check
@@ -137,12 +141,13 @@ def test_cli_with_a_real_model_directory(tmp_path, film_small_fixture):
   bench = _fake_benchmark(str(tmp_path / 'tiny'), count=2, size=(40, 56))
   out = str(tmp_path / 'out')
   result = _run(f'--benchmark_dir={bench}', f'--output_dir={out}', f'--model={model_dir}',
-                '--methods=film,average', '--nolpips', '--quiet')
+                '--methods=film,average', '--nolpips', '--quiet',
+                '--flip_ensemble' if flip else '--noflip_ensemble')
   assert result.returncode == 0, result.stderr
   with open(os.path.join(out, 'samples.csv')) as f:
     rows = list(csv.DictReader(f))
   assert sorted(r['method'] for r in rows) == ['average', 'average', 'film', 'film']
-  interpolator = Interpolator(model)
+  interpolator = Interpolator(model, flip_ensemble=flip)
   for row in rows:
     if row['method'] != 'film':
       continue

@@ -75,6 +75,21 @@ def _no_leftovers(folder):
 # ------------------------------------------------------------------------------------------
 # Successful runs.
 # ------------------------------------------------------------------------------------------
+def test_cli_flip_ensemble(images, model_dir, tmp_path):
+  out_dir = tmp_path / 'frames'
+  result = _cli('--input', images[3], '--input', images[4], '--times_to_interpolate', '1',
+                '--model', model_dir, '--output_dir', str(out_dir), '--png_bit_depth', '16',
+                '--flip_ensemble')
+  assert result.returncode == 0, result.stderr
+  model = model_io.load_model(model_dir)
+  x0, x1 = _read(images[3]), _read(images[4])
+  time = tf.constant([[0.5]])
+  direct = model(x0[None], x1[None], time)['image'][0].numpy()
+  mirrored = model(x0[None, :, ::-1].copy(), x1[None, :, ::-1].copy(), time)['image'][0].numpy()
+  expected = 0.5 * (np.clip(direct, 0, 1) + np.clip(mirrored, 0, 1)[:, ::-1])
+  np.testing.assert_allclose(_read(str(out_dir / 'frame_000001.png')), expected, atol=2e-4)
+
+
 def test_cli_pair_to_frames_and_mp4(images, model_dir, tmp_path):
   out_dir, video = tmp_path / 'frames', tmp_path / 'pair.mp4'
   result = _cli('--input', images[0], '--input', images[2], '--times_to_interpolate', '2',
