@@ -8,6 +8,10 @@ from typing import Any, Sequence
 import gin
 
 
+# Ways to make the flows from time t to the inputs (FilmConfig.time_flows).
+TIME_FLOWS = ('film', 'both')
+
+
 @dataclasses.dataclass(frozen=True)
 class FilmConfig:
   """Hyperparameters of the FILM network (names as in FILM's gin configs).
@@ -26,6 +30,11 @@ class FilmConfig:
       decoder's output is a correction added to the time-weighted blend
       `(1-t) * x0_warped + t * x1_warped` instead of the frame itself, so a model whose
       decoder has not learnt to pass pixels through still returns the aligned frames.
+    time_flows: how the flows from time t back to the inputs are made from the two estimated
+      flows. 'film' (FILM): `F_t0 = t F_10`, `F_t1 = (1-t) F_01`. 'both' (not in FILM; Super
+      SloMo's linear-motion combination, Jiang et al. 2018): `F_t0 = t^2 F_10 - t(1-t) F_01`,
+      `F_t1 = (1-t)^2 F_01 - t(1-t) F_10`, which averages the two directions' estimates (at
+      t = 0.5 each flow counts half) and so halves independent flow errors' variance.
   """
   pyramid_levels: int = 7
   fusion_pyramid_levels: int = 5
@@ -35,6 +44,7 @@ class FilmConfig:
   flow_filters: tuple[int, ...] = (32, 64, 128, 256)
   filters: int = 64
   residual_fusion: bool = False
+  time_flows: str = 'film'
 
   def __post_init__(self) -> None:
     object.__setattr__(self, 'flow_convs', tuple(int(v) for v in self.flow_convs))
@@ -61,6 +71,9 @@ class FilmConfig:
                       'one flow estimator have the same feature width')
     if any(v < 1 for v in self.flow_convs) or any(v < 2 for v in self.flow_filters):
       problems.append('flow_convs entries must be >= 1 and flow_filters entries >= 2')
+    if self.time_flows not in TIME_FLOWS:
+      problems.append(f'time_flows must be one of {", ".join(TIME_FLOWS)} '
+                      f'(got {self.time_flows!r})')
     if problems:
       raise ValueError('Invalid FILM config: ' + '; '.join(problems))
 
@@ -102,7 +115,8 @@ def model_config(name: str = 'film_net',
                  flow_convs: Sequence[int] = (3, 3, 3, 3),
                  flow_filters: Sequence[int] = (32, 64, 128, 256),
                  filters: int = 64,
-                 residual_fusion: bool = False) -> FilmConfig:
+                 residual_fusion: bool = False,
+                 time_flows: str = 'film') -> FilmConfig:
   """Builds a FilmConfig from gin bindings (`model.pyramid_levels = 7`, as in FILM's gin files)."""
   if name != 'film_net':
     raise ValueError(f"Unknown model name {name!r}; only 'film_net' is supported")
@@ -110,4 +124,5 @@ def model_config(name: str = 'film_net',
                     fusion_pyramid_levels=fusion_pyramid_levels,
                     specialized_levels=specialized_levels, sub_levels=sub_levels,
                     flow_convs=tuple(flow_convs), flow_filters=tuple(flow_filters),
-                    filters=filters, residual_fusion=bool(residual_fusion))
+                    filters=filters, residual_fusion=bool(residual_fusion),
+                    time_flows=time_flows)

@@ -63,9 +63,17 @@ class FilmNet(tf.Module):
     forward_flows = pyr.flow_pyramid_synthesis(forward_residuals)[:levels]
     backward_flows = pyr.flow_pyramid_synthesis(backward_residuals)[:levels]
 
-    # Flows from time t back to each frame (linear motion): t*(1->0) and (1-t)*(0->1).
-    backward_flows_t = pyr.multiply_pyramid(backward_flows, time)
-    forward_flows_t = pyr.multiply_pyramid(forward_flows, 1.0 - time)
+    # Flows from time t back to each frame (linear motion), see FilmConfig.time_flows.
+    if config.time_flows == 'both':
+      both = time * (1.0 - time)
+      backward_flows_t = pyr.add_pyramids(pyr.multiply_pyramid(backward_flows, time * time),
+                                          pyr.multiply_pyramid(forward_flows, -both))
+      forward_flows_t = pyr.add_pyramids(
+          pyr.multiply_pyramid(forward_flows, (1.0 - time) * (1.0 - time)),
+          pyr.multiply_pyramid(backward_flows, -both))
+    else:  # FILM: t*(1->0) and (1-t)*(0->1).
+      backward_flows_t = pyr.multiply_pyramid(backward_flows, time)
+      forward_flows_t = pyr.multiply_pyramid(forward_flows, 1.0 - time)
 
     # Backward-warp image+feature pyramids of both frames to time t.
     to_warp = [pyr.concatenate_pyramids(image_pyramids[k][:levels], feature_pyramids[k][:levels])

@@ -43,6 +43,11 @@ def multiply_pyramid(pyramid: Sequence[tf.Tensor], scalar: tf.Tensor) -> Pyramid
   return [level * tf.cast(scalar, level.dtype)[:, None, None, None] for level in pyramid]
 
 
+def add_pyramids(a: Sequence[tf.Tensor], b: Sequence[tf.Tensor]) -> Pyramid:
+  """Level-wise sum of two pyramids of the same shapes."""
+  return [x + y for x, y in zip(a, b)]
+
+
 def pyramid_warp(pyramid: Sequence[tf.Tensor], flows: Sequence[tf.Tensor]) -> Pyramid:
   """Backward-warps each level with the flow of the same level."""
   return [warp(level, flow) for level, flow in zip(pyramid, flows)]

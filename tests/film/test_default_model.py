@@ -22,9 +22,10 @@ def interpolator():
 
 def test_default_model_is_the_small_residual_config_in_float16():
   manifest = model_io.read_manifest(defaults.DEFAULT_MODEL_DIR)
-  # SMALL's variables with one more (weight-shared) pyramid level for larger motions.
-  assert manifest['config'] == dataclasses.replace(SMALL, residual_fusion=True,
-                                                   pyramid_levels=6).to_dict()
+  # SMALL's variables with one more (weight-shared) pyramid level for larger motions, and
+  # both estimated flows combined into the flows from time t.
+  assert manifest['config'] == dataclasses.replace(SMALL, residual_fusion=True, pyramid_levels=6,
+                                                   time_flows='both').to_dict()
   assert manifest['storage_dtype'] == 'float16'
 
 

@@ -44,6 +44,33 @@ def test_time_scales_flows_linearly(reference):
   assert np.abs(out['image'].numpy() - mid).max() > 1e-3  # time is honoured, not fixed to 0.5
 
 
+def test_time_flows_both_combines_the_two_flows(reference, tmp_path):
+  plain, io = reference
+  both = FilmNet(dataclasses.replace(plain.config, time_flows='both'))
+  model_io.assign_weights(both, {n: v.numpy() for n, v in named_variables(plain).items()},
+                          'fixture')  # Same variables: only the time flows differ.
+  x0, x1, t = io['x0'][:1], io['x1'][:1], 0.3
+  out = both(x0, x1, np.array([[t]], np.float32), aux_outputs=True)
+  back, fwd = out['backward_flow'].numpy(), out['forward_flow'].numpy()
+  # Super SloMo's linear-motion flows from time t, written out by hand.
+  flow_t0 = t * t * back - t * (1 - t) * fwd
+  flow_t1 = (1 - t) * (1 - t) * fwd - t * (1 - t) * back
+  np.testing.assert_allclose(out['x0_warped'].numpy(), _scipy_warp(x0, flow_t0), atol=1e-4)
+  np.testing.assert_allclose(out['x1_warped'].numpy(), _scipy_warp(x1, flow_t1), atol=1e-4)
+  # Same estimated flows as FILM's combination, different frame.
+  film_out = plain(x0, x1, np.array([[t]], np.float32), aux_outputs=True)
+  np.testing.assert_allclose(back, film_out['backward_flow'].numpy(), atol=1e-5)
+  assert np.abs(out['image'].numpy() - film_out['image'].numpy()).max() > 1e-3
+  # Ends: at t = 0 and t = 1 the frames come back unwarped, as with FILM's flows.
+  ends = both(x0, x1, np.array([[0.0]], np.float32), aux_outputs=True)
+  np.testing.assert_allclose(ends['x0_warped'].numpy(), x0, atol=1e-6)
+  # Saved with the model; files written before the field existed load as FILM.
+  path = model_io.save_model(both, str(tmp_path / 'both'))
+  assert model_io.load_model(path).config.time_flows == 'both'
+  assert FilmConfig.from_dict({k: v for k, v in PUBLISHED.to_dict().items()
+                               if k != 'time_flows'}).time_flows == 'film'
+
+
 def test_any_size_and_end_times(reference):
   model, io = reference
   x0 = io['x0'][:, 10:107, 20:151]  # 97 x 131: not a multiple of 16
@@ -94,6 +121,8 @@ def test_config_validation():
     FilmConfig(flow_convs=(3, 3), flow_filters=(32, 64))
   with pytest.raises(ValueError, match='Unknown FILM config keys'):
     FilmConfig.from_dict({'pyramid_level': 3})
+  with pytest.raises(ValueError, match="time_flows must be one of film, both \\(got 'linear'\\)"):
+    FilmConfig(time_flows='linear')
 
 
 def test_bfloat16_compute_is_close(reference):

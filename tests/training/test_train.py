@@ -336,7 +336,8 @@ def test_gin_recipes_parse(name):
       train_lib.training_config()  # The warm start needs a stage-one model.
   if name == 'film_net-small-cpu-residual-l6.gin':
     # Same variables as the 5-level residual model it warm-starts from, one pyramid level more.
-    assert model == dataclasses.replace(film_config.SMALL, residual_fusion=True, pyramid_levels=6)
+    assert model == dataclasses.replace(film_config.SMALL, residual_fusion=True, pyramid_levels=6,
+                                        time_flows='both')
     assert not training.init_reset_output and training.init_model == '/models/stage1'
   if 'small-cpu' in name:
     assert training.compute_dtype == 'auto'
