@@ -315,19 +315,28 @@ class Interpolator:
   def _release(self, frame: Frame) -> None:
     self._cache.release(frame.key)
 
+  @property
+  def _passes(self) -> tuple[bool, ...]:
+    """The `flipped` values each frame is computed with: (False,) or (False, True)."""
+    return (False, True) if self.flip_ensemble else (False,)
+
+  def _ensemble(self, run: Callable[[bool], np.ndarray]) -> np.ndarray:
+    """Mean over `self._passes` of `run(flipped)` [B,H,W,3], mirrored outputs un-mirrored."""
+    outs = [run(flipped)[:, :, ::-1] if flipped else run(flipped) for flipped in self._passes]
+    return outs[0] if len(outs) == 1 else 0.5 * (outs[0] + outs[1])
+
   def _tile_pair(self, a: Frame, b: Frame, index: int, tile: tiling.Tile,
                  chunk: np.ndarray) -> np.ndarray:
     """[len(chunk),h,w,3] frames of one tile at times `chunk` [N,1] (flip-averaged if set)."""
-    result = None
-    for flipped in ((False, True) if self.flip_ensemble else (False,)):
+
+    def run(flipped: bool) -> np.ndarray:
       f0, f1 = self._features(a, index, tile, flipped), self._features(b, index, tile, flipped)
       start = time.perf_counter()
       out = self._pair_fn(f0, f1, tf.constant(chunk)).numpy()
       self.seconds['pair'] += time.perf_counter() - start
-      if flipped:
-        out = out[:, :, ::-1]
-      result = out if result is None else 0.5 * (result + out)
-    return result
+      return out
+
+    return self._ensemble(run)
 
   def _interpolate_frames(self, a: Frame, b: Frame, times: Sequence[float]) -> list[np.ndarray]:
     """Frames [H,W,3] at `times` between `a` (t=0) and `b` (t=1), tiled and batched."""
@@ -346,7 +355,7 @@ class Interpolator:
           for acc, out in zip(accs, result):
             acc.add(tile, out)
         outputs.extend(np.clip(acc.result(), 0.0, 1.0) for acc in accs)
-      self.model_evaluations += len(chunk) * (2 if self.flip_ensemble else 1)
+      self.model_evaluations += len(chunk) * len(self._passes)
     return outputs
 
   # ---------------------------------------------------------------------------------------
@@ -373,12 +382,10 @@ class Interpolator:
     times = np.broadcast_to(np.asarray(t, np.float32).reshape(-1), [batch]).astype(np.float32)
     if len(self.tiles(height, width)) == 1 and batch * height * width <= self.max_tile_pixels:
       time_arg = tf.constant(times[:, None])
-      out = self._full_fn(tf.constant(x0), tf.constant(x1), time_arg).numpy()
-      if self.flip_ensemble:
-        mirrored = self._full_fn(tf.constant(x0[:, :, ::-1]), tf.constant(x1[:, :, ::-1]),
-                                 time_arg).numpy()
-        out = 0.5 * (out + mirrored[:, :, ::-1])
-      self.model_evaluations += batch * (2 if self.flip_ensemble else 1)
+      out = self._ensemble(lambda flipped: self._full_fn(
+          tf.constant(x0[:, :, ::-1] if flipped else x0),
+          tf.constant(x1[:, :, ::-1] if flipped else x1), time_arg).numpy())
+      self.model_evaluations += batch * len(self._passes)
     else:
       outs = []
       for i in range(batch):

@@ -65,12 +65,12 @@ class FilmNet(tf.Module):
 
     # Flows from time t back to each frame (linear motion), see FilmConfig.time_flows.
     if config.time_flows == 'both':
-      both = time * (1.0 - time)
+      cross = time * (1.0 - time)
       backward_flows_t = pyr.add_pyramids(pyr.multiply_pyramid(backward_flows, time * time),
-                                          pyr.multiply_pyramid(forward_flows, -both))
+                                          pyr.multiply_pyramid(forward_flows, -cross))
       forward_flows_t = pyr.add_pyramids(
           pyr.multiply_pyramid(forward_flows, (1.0 - time) * (1.0 - time)),
-          pyr.multiply_pyramid(backward_flows, -both))
+          pyr.multiply_pyramid(backward_flows, -cross))
     else:  # FILM: t*(1->0) and (1-t)*(0->1).
       backward_flows_t = pyr.multiply_pyramid(backward_flows, time)
       forward_flows_t = pyr.multiply_pyramid(forward_flows, 1.0 - time)
