@@ -1,47 +1,89 @@
-"""Installs the `film` frame-interpolation package (model, inference, training, evaluation)."""
+"""Installs `film-interpolation`: one import package, `film` (model, inference, training, eval).
+
+The repository keeps `training/`, `eval/`, `datasets/` and `gin_configs/` beside `film/`; they are
+installed as the subpackages `film.training`, `film.eval`, `film.datasets` and `film.gin_configs`
+(`package_dir` below), so the only top-level name in site-packages is `film`.
+
+TensorFlow comes from an extra, JAX-style: `[cpu]` (the `tensorflow-cpu` wheel, no CUDA) or
+`[and-cuda]` (`tensorflow[and-cuda]`, the CUDA build); without either, importing `film` says
+which one to install. Ranges were tested at the versions in `constraints.txt` (CI installs
+with it); see notes/packaging.md.
+"""
 from setuptools import find_namespace_packages, setup
 
+# Repository folder -> installed subpackage of `film`.
+SUBPACKAGES = {
+    'film.training': 'training',
+    'film.eval': 'eval',
+    'film.datasets': 'datasets',
+    'film.gin_configs': 'gin_configs',
+}
+
+TENSORFLOW = '>=2.21,<2.22'
+BEAM = 'apache-beam[tfrecord]>=2.77,<3'
+
 setup(
-    name='film',
-    version='0.1.0',
-    description='FILM-style frame interpolation in TensorFlow 2.21 / Keras 3.',
+    name='film-interpolation',
+    version='0.2.0',
+    description='FILM-style frame interpolation in TensorFlow 2.21 / Keras 3: photos and videos '
+                'to slow motion, training, evaluation and SavedModel export.',
     long_description=open('README.md', encoding='utf-8').read(),
     long_description_content_type='text/markdown',
-    python_requires='>=3.11,<3.12',
+    license='Apache-2.0',
+    python_requires='>=3.10,<3.14',
+    classifiers=[
+        'Programming Language :: Python :: 3.10',
+        'Programming Language :: Python :: 3.11',
+        'Programming Language :: Python :: 3.12',
+        'Programming Language :: Python :: 3.13',
+        'Topic :: Multimedia :: Video',
+        'Topic :: Scientific/Engineering :: Artificial Intelligence',
+    ],
     # Namespace discovery also picks up the data folders film/samples and film/default_model.
-    packages=find_namespace_packages(include=['film', 'film.*', 'training', 'training.*', 'eval',
-                                              'eval.*', 'datasets', 'datasets.*']),
-    package_data={'film.samples': ['*.jpg', '*.md'], 'film.default_model': ['*.json', '*.npz']},
+    packages=find_namespace_packages(include=['film', 'film.*']) + list(SUBPACKAGES),
+    package_dir=SUBPACKAGES,
+    package_data={
+        'film.samples': ['*.jpg', '*.md'],
+        'film.default_model': ['*.json', '*.npz'],
+        'film.gin_configs': ['*.gin'],
+    },
     include_package_data=True,
+    # Inference core. TensorFlow itself comes from the `cpu` or `and-cuda` extra.
     install_requires=[
-        # CPU wheel by default: `tensorflow` would be the same code but may pull CUDA wheels.
-        'tensorflow-cpu==2.21.0',
-        'gin-config>=0.5.0',
-        'absl-py>=2.1',
+        'gin-config>=0.5.0,<0.6',
+        'absl-py>=2.1,<3',
         'numpy>=1.26,<3',
-        'mediapy>=1.2',
-        'imageio-ffmpeg>=0.5',
-        'pillow>=10',
-        'tqdm>=4.66',
-        'opencv-python-headless>=4.9',
-        'scipy>=1.11',
-        'apache-beam[tfrecord]==2.77.0',
-        'google-crc32c>=1.5',
+        'mediapy>=1.2,<2',
+        'imageio-ffmpeg>=0.5,<1',
+        'pillow>=10,<13',
+        'tqdm>=4.66,<5',
+        'opencv-python-headless>=4.9,<6',
+        'scipy>=1.11,<2',
     ],
     extras_require={
-        'test': ['pytest>=8', 'scikit-image>=0.22'],
-        'tensorboard': ['tensorboard>=2.20'],
+        'cpu': [f'tensorflow-cpu{TENSORFLOW}'],
+        'and-cuda': [f'tensorflow[and-cuda]{TENSORFLOW}'],
+        # Beam record jobs (film-create-tfrecords, film-fetch-bbb --make_tfrecords).
+        'data': [BEAM, 'google-crc32c>=1.5,<2'],
+        # Training from video: the record jobs plus the trainer (TensorFlow only).
+        'train': [BEAM, 'google-crc32c>=1.5,<2'],
+        # film-eval: SSIM/PSNR/LPIPS need nothing beyond the core; scikit-image is the
+        # independent SSIM reference its metrics are checked against.
+        'eval': ['scikit-image>=0.22,<1'],
+        'tensorboard': ['tensorboard>=2.20,<3'],
+        'test': ['pytest>=8,<10', 'scikit-image>=0.22,<1', BEAM, 'google-crc32c>=1.5,<2'],
     },
     entry_points={
         'console_scripts': [
             'film-convert=film.convert_cli:run',
-            'film-interpolate=eval.interpolator_cli:run',
+            'film-interpolate=film.eval.interpolator_cli:run',
             'film-export=film.export_cli:run',
-            'film-eval=eval.eval_cli:run',
-            'film-create-tfrecords=datasets.create_tfrecords_cli:run',
-            'film-fetch-bbb=datasets.fetch_big_buck_bunny:run',
-            'film-train=training.train_cli:run',
-            'film-export-checkpoint=training.train_cli:run_export',
+            'film-eval=film.eval.eval_cli:run',
+            'film-create-tfrecords=film.datasets.create_tfrecords_cli:run',
+            'film-fetch-bbb=film.datasets.fetch_big_buck_bunny:run',
+            'film-fetch-weights=film.pretrained:run',
+            'film-train=film.training.train_cli:run',
+            'film-export-checkpoint=film.training.train_cli:run_export',
         ],
     },
 )

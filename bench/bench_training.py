@@ -57,7 +57,7 @@ def _load() -> str:
 
 
 def _write_records(folder: str, size: int) -> str:
-  from training import smoke_data  # pylint: disable=g-import-not-at-top
+  from film.training import smoke_data  # pylint: disable=g-import-not-at-top
   for shard in range(2):
     smoke_data.write_records(os.path.join(folder, f'bench-{shard:05d}-of-00002.tfrecord'), 16,
                              height=size, width=size, seed=shard, times=(0.5,))
@@ -78,7 +78,7 @@ def run_case(name: str, steps: int, records_dir: str) -> dict:
   import dataclasses  # pylint: disable=g-import-not-at-top
   import numpy as np  # pylint: disable=g-import-not-at-top
   from film import config as film_config  # pylint: disable=g-import-not-at-top
-  from training import input_pipeline, losses, trainer as trainer_lib  # pylint: disable=g-import-not-at-top
+  from film.training import input_pipeline, losses, trainer as trainer_lib  # pylint: disable=g-import-not-at-top
 
   batch, crop = settings['batch'], settings['crop']
   result = {'case': name, **settings, 'load_before': _load()}

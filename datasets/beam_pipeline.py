@@ -40,11 +40,11 @@ from apache_beam.io.filesystems import FileSystems
 from apache_beam.metrics.metric import Metrics, MetricsFilter
 from apache_beam.options.pipeline_options import PipelineOptions
 
-from datasets import frames as frames_lib
-from datasets import schema
-from datasets import triplets as triplets_lib
-from datasets.frames import InputError
-from datasets.layouts import Clip, TripletFiles
+from film.datasets import frames as frames_lib
+from film.datasets import schema
+from film.datasets import triplets as triplets_lib
+from film.datasets.frames import InputError
+from film.datasets.layouts import Clip, TripletFiles
 
 METRICS_NAMESPACE = 'film_datasets'
 SHARD_PREFIX = 'data'

@@ -25,11 +25,11 @@ from typing import Any, Optional, Sequence
 from absl import logging
 from tqdm import tqdm
 
-from datasets import beam_pipeline
-from datasets import frames as frames_lib
-from datasets import layouts
-from datasets import triplets as triplets_lib
-from datasets.frames import InputError
+from film.datasets import beam_pipeline
+from film.datasets import frames as frames_lib
+from film.datasets import layouts
+from film.datasets import triplets as triplets_lib
+from film.datasets.frames import InputError
 
 MOVIEPY_REQUIREMENT = 'moviepy==2.2.1'
 SDIST_NAME = 'moviepy-2.2.1.tar.gz'

@@ -1,14 +1,14 @@
 r"""Writes FILM triplet TFRecords from a dataset folder or videos with Apache Beam.
 
-  python -m datasets.create_tfrecords_cli --dataset=vimeo --input=/data/vimeo_triplet \
+  python -m film.datasets.create_tfrecords_cli --dataset=vimeo --input=/data/vimeo_triplet \
       --split=train --output_dir=/data/records/vimeo_train --num_shards=200
-  python -m datasets.create_tfrecords_cli --dataset=middlebury --input=/data/middlebury_other \
+  python -m film.datasets.create_tfrecords_cli --dataset=middlebury --input=/data/middlebury_other \
       --output_dir=/data/records/middlebury
-  python -m datasets.create_tfrecords_cli --dataset=ucf101 --input=/data/ucf101_interp \
+  python -m film.datasets.create_tfrecords_cli --dataset=ucf101 --input=/data/ucf101_interp \
       --output_dir=/data/records/ucf101
-  python -m datasets.create_tfrecords_cli --dataset=xiph --input=/data/xiph_frames \
+  python -m film.datasets.create_tfrecords_cli --dataset=xiph --input=/data/xiph_frames \
       --output_dir=/data/records/xiph
-  python -m datasets.create_tfrecords_cli --dataset=video --input=/videos/clip.mp4 \
+  python -m film.datasets.create_tfrecords_cli --dataset=video --input=/videos/clip.mp4 \
       --output_dir=/data/records/clip --gap=4 --multi_time --stride=4 --resize_width=640
 
 `--dataset=video` takes a video file, a folder of videos, a frame folder or a folder of frame
@@ -23,10 +23,10 @@ import sys
 
 from absl import app, flags, logging
 
-from datasets import beam_pipeline
-from datasets import frames as frames_lib
-from datasets import layouts
-from datasets import triplets as triplets_lib
+from film.datasets import beam_pipeline
+from film.datasets import frames as frames_lib
+from film.datasets import layouts
+from film.datasets import triplets as triplets_lib
 
 DATASETS = ('vimeo', 'middlebury', 'ucf101', 'xiph', 'video')
 

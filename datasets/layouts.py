@@ -12,8 +12,8 @@ from typing import Optional
 
 from absl import logging
 
-from datasets import frames as frames_lib
-from datasets.frames import InputError
+from film.datasets import frames as frames_lib
+from film.datasets.frames import InputError
 
 VIMEO_LISTS = {'train': 'tri_trainlist.txt', 'test': 'tri_testlist.txt'}
 VIMEO_FRAMES = ('im1.png', 'im2.png', 'im3.png')

@@ -22,8 +22,8 @@ from typing import Iterable, Iterator, Optional
 
 import numpy as np
 
-from datasets import frames as frames_lib
-from datasets import schema
+from film.datasets import frames as frames_lib
+from film.datasets import schema
 
 KEPT = 'kept'
 DROP_SCENE_CUT = 'scene_cut'

@@ -334,7 +334,7 @@ def _tfrecord_benchmark(name: str, root: str) -> Benchmark:
     raise BenchmarkError(f'no TFRecord files at {root}; pass a .tfrecord file, a folder of them '
                          f'or a quoted glob')
   try:
-    from datasets import schema  # pylint: disable=g-import-not-at-top
+    from film.datasets import schema  # pylint: disable=g-import-not-at-top
   except ImportError as error:
     raise BenchmarkError(f'cannot read TFRecords: datasets.schema is not importable ({error}); '
                          f'install the full film package') from error

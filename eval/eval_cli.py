@@ -2,7 +2,7 @@ r"""`film-eval`: evaluate frame interpolation (a model and/or classical baseline
 
 Thin command-line wrapper over `eval.evaluate.evaluate`. Example (baselines only):
 
-  python -m eval.eval_cli \
+  python -m film.eval.eval_cli \
     --benchmark_dir=../shared/benchmarks/middlebury_other,../shared/benchmarks/ucf101 \
     --output_dir=/tmp/film_eval
 
@@ -19,8 +19,8 @@ from absl import app
 from absl import flags
 from absl import logging
 
-from eval import benchmarks as benchmarks_lib
-from eval import evaluate as evaluate_lib
+from film.eval import benchmarks as benchmarks_lib
+from film.eval import evaluate as evaluate_lib
 from film import defaults
 
 FLAGS = flags.FLAGS

@@ -22,10 +22,10 @@ from typing import Dict, List, Optional, Sequence, Union
 import numpy as np
 from absl import logging
 
-from eval import baselines as baselines_lib
-from eval import benchmarks as benchmarks_lib
-from eval import metrics as metrics_lib
-from eval import report
+from film.eval import baselines as baselines_lib
+from film.eval import benchmarks as benchmarks_lib
+from film.eval import metrics as metrics_lib
+from film.eval import report
 
 MODEL_METHOD = 'film'
 METHOD_NAMES = (MODEL_METHOD,) + tuple(baselines_lib.BASELINES)

@@ -11,7 +11,7 @@ For images `a`, `b` (`[B,H,W,3]` float32 in [0,1]):
    layer (a 1x1 conv without bias), mean over the layer's spatial positions;
 5. sum over the five layers -> `[B]` distances (0 for identical images).
 
-Weights come from `film.pretrained` (fetch with `python -m film.pretrained --output_dir DIR`).
+Weights come from `film.pretrained` (fetch with `film-fetch-weights --output_dir DIR`).
 Works for any H, W >= 16 (VGG) or >= 31 (AlexNet); no resizing is done.
 """
 from __future__ import annotations

@@ -124,7 +124,7 @@ def lpips_metric(net: str, weights_dir: Optional[str] = None) -> MetricFn:
   """
   if net not in LPIPS_NETS:
     raise ValueError(f'unknown LPIPS network {net!r}; choose from {list(LPIPS_NETS)}')
-  from eval.lpips import LPIPS  # pylint: disable=g-import-not-at-top
+  from film.eval.lpips import LPIPS  # pylint: disable=g-import-not-at-top
 
   model = LPIPS(net=net, weights_dir=weights_dir)
 

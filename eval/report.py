@@ -20,7 +20,7 @@ import cv2
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-from eval import metrics as metrics_lib
+from film.eval import metrics as metrics_lib
 
 Row = Dict[str, Union[str, float, int]]
 

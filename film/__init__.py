@@ -13,3 +13,26 @@ Conventions used everywhere in this package:
   diagnostics (`x0_warped`, `x1_warped`, `forward_flow`, `backward_flow`, flow pyramids)
   only when asked for with `aux_outputs=True`.
 """
+
+import importlib.util as _importlib_util
+import os as _os
+import sys as _sys
+
+NO_TENSORFLOW_MESSAGE = (
+    "film: TensorFlow is not installed. Install it with the package's extra: "
+    "`pip install 'film-interpolation[cpu]'` (CPU wheel, no CUDA) or "
+    "`pip install 'film-interpolation[and-cuda]'` (NVIDIA GPUs).")
+
+
+def _is_console_script() -> bool:
+  """True when `film` is imported by one of its command lines (`film-*` or `python -m`)."""
+  program = _os.path.basename(_sys.argv[0]) if _sys.argv and _sys.argv[0] else ''
+  return program.startswith('film-') or program == '-m'
+
+
+if _importlib_util.find_spec('tensorflow') is None:
+  if _is_console_script():
+    # One line and exit status 2 (the CLIs' user-error code), no traceback.
+    print(NO_TENSORFLOW_MESSAGE, file=_sys.stderr)
+    raise SystemExit(2)
+  raise ImportError(NO_TENSORFLOW_MESSAGE)

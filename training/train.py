@@ -47,13 +47,13 @@ from film import config as film_config
 from film import model_io
 from film.config import FilmConfig
 from film.model import named_variables
-from training import distribute
-from training import evaluation as eval_lib
-from training import input_pipeline
-from training import losses as losses_lib
-from training import summaries
-from training.trainer import NonFiniteLossError, Trainer, learning_rate_schedule
-from training.trainer import parse_compute_dtype, resolve_compute_dtype
+from film.training import distribute
+from film.training import evaluation as eval_lib
+from film.training import input_pipeline
+from film.training import losses as losses_lib
+from film.training import summaries
+from film.training.trainer import NonFiniteLossError, Trainer, learning_rate_schedule
+from film.training.trainer import parse_compute_dtype, resolve_compute_dtype
 
 CHECKPOINT_SUBDIR = 'checkpoints'
 EXPORT_MODEL_SUBDIR = os.path.join('export', 'model')

@@ -1,6 +1,6 @@
 """Command line of the training job (`film-train`) and of checkpoint export.
 
-    python -m training.train_cli --gin_config gin_configs/film_net-small-cpu.gin \
+    python -m film.training.train_cli --gin_config gin_configs/film_net-small-cpu.gin \
         --base_folder runs --label small-l1 --mode cpu \
         --train_data /data/records/train --eval_data /data/records/val \
         --gin_params "training.num_steps = 20000"
@@ -22,7 +22,7 @@ from absl import app
 from absl import flags
 from absl import logging
 
-from training import distribute
+from film.training import distribute
 
 FLAGS = flags.FLAGS
 
@@ -65,7 +65,7 @@ def _bindings() -> list[str]:
 
 
 def _raise_interrupted(signum, frame):  # pylint: disable=unused-argument
-  from training.train import TrainingInterrupted  # pylint: disable=g-import-not-at-top
+  from film.training.train import TrainingInterrupted  # pylint: disable=g-import-not-at-top
   raise TrainingInterrupted(f'signal {signum}')
 
 
@@ -80,7 +80,7 @@ def main(argv: list[str]) -> None:
     tf.config.threading.set_inter_op_parallelism_threads(FLAGS.inter_op_threads)
   if FLAGS.mode == 'mirrored' and FLAGS.logical_cpus > 1:
     distribute.split_cpu(FLAGS.logical_cpus)
-  from training import train as train_lib  # pylint: disable=g-import-not-at-top
+  from film.training import train as train_lib  # pylint: disable=g-import-not-at-top
 
   if FLAGS.export_only:
     if FLAGS.checkpoint:

@@ -10,7 +10,7 @@ import tensorflow as tf
 from PIL import Image
 from scipy import ndimage
 
-from datasets import schema
+from film.datasets import schema
 
 mediapy.set_ffmpeg(imageio_ffmpeg.get_ffmpeg_exe())
 

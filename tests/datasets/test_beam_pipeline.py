@@ -7,11 +7,11 @@ import mediapy
 import numpy as np
 import pytest
 
-from datasets import beam_pipeline
-from datasets import frames as frames_lib
-from datasets import layouts
-from datasets import triplets
-from datasets.frames import InputError
+from film.datasets import beam_pipeline
+from film.datasets import frames as frames_lib
+from film.datasets import layouts
+from film.datasets import triplets
+from film.datasets.frames import InputError
 from tests.datasets.fakes import moving_scene, random_image, read_records, write_png
 
 

@@ -9,9 +9,9 @@ import zipfile
 import mediapy
 import pytest
 
-from datasets import big_buck_bunny as bbb
-from datasets import triplets
-from datasets.frames import InputError
+from film.datasets import big_buck_bunny as bbb
+from film.datasets import triplets
+from film.datasets.frames import InputError
 from tests.datasets.fakes import moving_scene, read_records
 
 

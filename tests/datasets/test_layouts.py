@@ -6,9 +6,9 @@ import sys
 import numpy as np
 import pytest
 
-from datasets import beam_pipeline
-from datasets import layouts
-from datasets.frames import InputError
+from film.datasets import beam_pipeline
+from film.datasets import layouts
+from film.datasets.frames import InputError
 from tests.datasets.fakes import write_png
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -80,7 +80,7 @@ def test_input_error_line_unwraps_runner_errors():
 
 def test_cli_reports_bad_input_in_one_line(tmp_path):
   done = subprocess.run(
-      [sys.executable, '-m', 'datasets.create_tfrecords_cli', '--dataset=vimeo',
+      [sys.executable, '-m', 'film.datasets.create_tfrecords_cli', '--dataset=vimeo',
        f'--input={tmp_path}', f'--output_dir={tmp_path / "out"}'],
       cwd=REPO, capture_output=True, text=True, timeout=120, check=False)
   assert done.returncode == 1

@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from datasets import schema
+from film.datasets import schema
 
 
 def test_round_trip_of_arrays_and_png_bytes():

@@ -2,8 +2,8 @@
 import numpy as np
 import pytest
 
-from datasets import frames as frames_lib
-from datasets import triplets
+from film.datasets import frames as frames_lib
+from film.datasets import triplets
 from tests.datasets.fakes import moving_scene
 
 

@@ -3,7 +3,7 @@ import cv2
 import numpy as np
 import pytest
 
-from eval import baselines
+from film.eval import baselines
 
 
 def _frames(height=64, width=80, seed=0):

@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from eval import benchmarks
-from eval.benchmarks import BenchmarkError
+from film.eval import benchmarks
+from film.eval.benchmarks import BenchmarkError
 
 
 def _write(path, seed, size=(12, 16)):
@@ -87,7 +87,7 @@ def test_triplets_layout_nested_mixed_names_and_single_folder(tmp_path):
 
 
 def test_tfrecord_layout(tmp_path):
-  schema = pytest.importorskip('datasets.schema')
+  schema = pytest.importorskip('film.datasets.schema')
   import tensorflow as tf  # pylint: disable=g-import-not-at-top
   rng = np.random.default_rng(0)
   frames = [rng.integers(0, 256, (10, 14, 3), dtype=np.uint8) for _ in range(3)]

