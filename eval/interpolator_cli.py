@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import os
 import sys
+from typing import Any, Optional
 
 os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
 
@@ -83,6 +84,46 @@ def _fail(message: str) -> None:
   sys.exit(2)
 
 
+def processing_options(output_dir: Optional[str], output_video: Optional[str]):
+  """`film.pipeline.Options` for these outputs from the processing flags.
+
+  Shared with `film-interpolate-batch`; raises `film.pipeline.InputError` for contradictory or
+  out-of-range flags.
+  """
+  from film import pipeline
+  times = _TIMES.value
+  if _OUTPUT_FPS.value is not None:
+    if flags.FLAGS['times_to_interpolate'].present:
+      raise pipeline.InputError('pass either --times_to_interpolate or --output_fps, not both')
+    times = None
+  if _CUT.value < 0 or _DUP.value < 0:
+    raise pipeline.InputError('--scene_cut_threshold and --duplicate_threshold must be >= 0')
+  return pipeline.Options(
+      output_dir=output_dir, output_video=output_video,
+      times_to_interpolate=times, output_fps=_OUTPUT_FPS.value, fps=_FPS.value,
+      input_fps=_INPUT_FPS.value, overwrite=_OVERWRITE.value, quiet=_QUIET.value,
+      png_bit_depth=_PNG_DEPTH.value, scene_cut_threshold=_CUT.value,
+      duplicate_threshold=_DUP.value, copy_audio=not _NO_AUDIO.value)
+
+
+def check_model_flag() -> None:
+  """Raises `film.pipeline.InputError` if --model (or, without it, the default model) is missing."""
+  from film import defaults, pipeline
+  if _MODEL.value is None and not defaults.default_model_available():
+    raise pipeline.InputError(f'no default model is installed (expected '
+                              f'{defaults.DEFAULT_MODEL_DIR}); pass --model DIR')
+  if _MODEL.value is not None and not os.path.exists(_MODEL.value):
+    raise pipeline.InputError(f'model {_MODEL.value} does not exist; pass --model with a film '
+                              'model directory (film-convert output) or a FILM SavedModel')
+
+
+def interpolator_kwargs() -> dict[str, Any]:
+  """Keyword arguments for `Interpolator.from_path(--model, **kwargs)` from the flags."""
+  return dict(pyramid_levels=_LEVELS.value, max_memory_gb=_MAX_MEMORY.value,
+              max_tile_pixels=_TILE_PIXELS.value, tile_overlap=_TILE_OVERLAP.value,
+              batch_size=_BATCH.value, time_mode=_TIME_MODE.value, flip_ensemble=_FLIP.value)
+
+
 def main(argv: list[str]) -> None:
   if len(argv) > 1:
     _fail(f'unexpected arguments {argv[1:]}; use --input for inputs')
@@ -94,39 +135,18 @@ def main(argv: list[str]) -> None:
     if inputs or not (_FRAME0.value and _FRAME1.value):
       _fail('pass both --frame0 and --frame1, or --input (not both)')
     inputs = [_FRAME0.value, _FRAME1.value]
-  times = _TIMES.value
-  if _OUTPUT_FPS.value is not None:
-    if flags.FLAGS['times_to_interpolate'].present:
-      _fail('pass either --times_to_interpolate or --output_fps, not both')
-    times = None
-  options = pipeline.Options(
-      output_dir=_OUTPUT_DIR.value, output_video=_OUTPUT_VIDEO.value,
-      times_to_interpolate=times, output_fps=_OUTPUT_FPS.value, fps=_FPS.value,
-      input_fps=_INPUT_FPS.value, overwrite=_OVERWRITE.value, quiet=_QUIET.value,
-      png_bit_depth=_PNG_DEPTH.value, scene_cut_threshold=_CUT.value,
-      duplicate_threshold=_DUP.value, copy_audio=not _NO_AUDIO.value)
   user_errors = (pipeline.InputError, image_io.ImageReadError, video_io.VideoReadError)
   try:
+    options = processing_options(_OUTPUT_DIR.value, _OUTPUT_VIDEO.value)
     source = pipeline.resolve_inputs(inputs)
     pipeline.validate_options(source, options)
-    if _CUT.value < 0 or _DUP.value < 0:
-      raise pipeline.InputError('--scene_cut_threshold and --duplicate_threshold must be >= 0')
-    from film import defaults
-    if _MODEL.value is None and not defaults.default_model_available():
-      raise pipeline.InputError(f'no default model is installed (expected '
-                                f'{defaults.DEFAULT_MODEL_DIR}); pass --model DIR')
-    if _MODEL.value is not None and not os.path.exists(_MODEL.value):
-      raise pipeline.InputError(f'model {_MODEL.value} does not exist; pass --model with a film '
-                                'model directory (film-convert output) or a FILM SavedModel')
+    check_model_flag()
     try:
       # TensorFlow's C++ logs at import and first use would break the one-line error contract;
       # Python exceptions still propagate (stderr is restored first).
       with pipeline.quiet_stderr():
         from film.interpolator import Interpolator
-        interpolator = Interpolator.from_path(
-            _MODEL.value, pyramid_levels=_LEVELS.value, max_memory_gb=_MAX_MEMORY.value,
-            max_tile_pixels=_TILE_PIXELS.value, tile_overlap=_TILE_OVERLAP.value,
-            batch_size=_BATCH.value, time_mode=_TIME_MODE.value, flip_ensemble=_FLIP.value)
+        interpolator = Interpolator.from_path(_MODEL.value, **interpolator_kwargs())
         interpolator.tiles(source.height, source.width)  # tile fit under the memory cap
     except ValueError as e:  # ModelLoadError (a ValueError), memory cap / tiling arguments
       raise pipeline.InputError(f'cannot set up the model: {e}') from e
