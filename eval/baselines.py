@@ -9,26 +9,27 @@ with `x0`, `x1` numpy `[H,W,3]` float32 in [0,1] (RGB) and `t` a float in [0,1] 
 
 * `repeat`: the nearest input frame (`x0` for t <= 0.5) -- the frame-duplication floor.
 * `average`: the linear blend `(1-t) x0 + t x1` (ghosting, no motion).
-* `dis_flow`: OpenCV DIS optical flow in both directions, flows to time t under a linear-motion
-  approximation, backward warping of both inputs with `cv2.remap`, and a `(1-t), t` blend
-  (optionally down-weighting samples whose flow fails the forward-backward check). Settings:
-  see `DEFAULT_DIS_CONFIG`.
+* `dis_flow`: OpenCV DIS optical flow in both directions (`film.classical_flow`), flows to
+  time t under a linear-motion approximation, backward warping of both inputs with `cv2.remap`,
+  and a `(1-t), t` blend (optionally down-weighting samples whose flow fails the
+  forward-backward check). Settings: `film.classical_flow.DEFAULT_DIS_CONFIG`.
 * `ffmpeg_minterpolate`: ffmpeg's motion-compensated `minterpolate` filter (mci, aobmc, bidir,
   vsbmc) run on a lossless PNG clip in a temporary directory.
 """
 from __future__ import annotations
 
-import dataclasses
 import fractions
 import os
 import subprocess
 import tempfile
-from typing import Callable, Dict, Optional
+from typing import Callable, Dict
 
-import cv2
 import numpy as np
 from absl import logging
 from PIL import Image
+
+from film import classical_flow
+from film.classical_flow import backward_sample
 
 # Signature shared by all methods: ([H,W,3], [H,W,3], t) in [0,1] -> [H,W,3] in [0,1].
 MethodFn = Callable[[np.ndarray, np.ndarray, float], np.ndarray]
@@ -78,106 +79,6 @@ def average(x0: np.ndarray, x1: np.ndarray, t: float) -> np.ndarray:
 # ------------------------------------------------------------------------------------ DIS flow
 
 
-@dataclasses.dataclass(frozen=True)
-class DisConfig:
-  """Settings of the `dis_flow` baseline.
-
-  Attributes:
-    preset: OpenCV DIS preset, 'ultrafast', 'fast' or 'medium'.
-    finest_scale: finest pyramid level DIS refines (0 = full resolution); None keeps the preset's.
-    patch_size, patch_stride: DIS patch geometry; None keeps the preset's.
-    gradient_descent_iterations: inverse-search iterations per patch; None keeps the preset's.
-    variational_refinement_iterations: per-scale variational refinement iterations; None keeps
-      the preset's.
-    occlusion_sigma: forward-backward error (pixels) at which a warped sample's blend weight
-      drops to exp(-1); 0 disables the occlusion-aware weighting (plain (1-t), t blend).
-  """
-  preset: str = 'medium'
-  finest_scale: Optional[int] = 0
-  patch_size: Optional[int] = None
-  patch_stride: Optional[int] = None
-  gradient_descent_iterations: Optional[int] = None
-  variational_refinement_iterations: Optional[int] = None
-  occlusion_sigma: float = 0.0
-
-
-# Chosen on a held-out tuning set (39 triplets of the DAVIS car-turn video, every 2nd frame; not
-# the benchmarks): preset 'medium' refined down to full resolution (finest_scale 0) gave
-# 27.39 dB vs 27.34 (medium as is), 26.82 (fast), 26.71 (ultrafast); more variational
-# iterations (+0.02 dB at 2.4x the time) and larger patches did not pay, and the
-# forward-backward occlusion weighting lowered PSNR by 0.2-0.4 dB, so it is off by default.
-# See notes/evaluation.md.
-DEFAULT_DIS_CONFIG = DisConfig()
-
-_DIS_PRESETS = {
-    'ultrafast': cv2.DISOPTICAL_FLOW_PRESET_ULTRAFAST,
-    'fast': cv2.DISOPTICAL_FLOW_PRESET_FAST,
-    'medium': cv2.DISOPTICAL_FLOW_PRESET_MEDIUM,
-}
-
-
-def _make_dis(config: DisConfig) -> 'cv2.DISOpticalFlow':
-  """Creates an OpenCV DIS optical-flow object configured by `config`."""
-  if config.preset not in _DIS_PRESETS:
-    raise ValueError(f'unknown DIS preset {config.preset!r}; choose from {sorted(_DIS_PRESETS)}')
-  dis = cv2.DISOpticalFlow.create(_DIS_PRESETS[config.preset])
-  if config.finest_scale is not None:
-    dis.setFinestScale(config.finest_scale)
-  if config.patch_size is not None:
-    dis.setPatchSize(config.patch_size)
-  if config.patch_stride is not None:
-    dis.setPatchStride(config.patch_stride)
-  if config.gradient_descent_iterations is not None:
-    dis.setGradientDescentIterations(config.gradient_descent_iterations)
-  if config.variational_refinement_iterations is not None:
-    dis.setVariationalRefinementIterations(config.variational_refinement_iterations)
-  return dis
-
-
-def _to_gray_u8(image: np.ndarray) -> np.ndarray:
-  """`[H,W,3]` float RGB in [0,1] -> `[H,W]` uint8 luma (DIS works on 8-bit grey)."""
-  rgb = np.clip(np.rint(image * 255.0), 0, 255).astype(np.uint8)
-  return cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
-
-
-def backward_sample(image: np.ndarray, flow: np.ndarray) -> np.ndarray:
-  """Backward warp: `out[y,x] = image[y + flow[y,x,1], x + flow[y,x,0]]` (bilinear, edge clamp).
-
-  Args:
-    image: `[H,W,C]` float32 (C in 1..4) or `[H,W]`.
-    flow: `[H,W,2]` float32 OpenCV-style (dx, dy) pixel offsets.
-
-  Returns:
-    Array of `image`'s shape.
-  """
-  height, width = flow.shape[:2]
-  grid_x, grid_y = np.meshgrid(np.arange(width, dtype=np.float32),
-                               np.arange(height, dtype=np.float32))
-  map_x = grid_x + flow[..., 0]
-  map_y = grid_y + flow[..., 1]
-  return cv2.remap(image, map_x, map_y, interpolation=cv2.INTER_LINEAR,
-                   borderMode=cv2.BORDER_REPLICATE)
-
-
-def bidirectional_flows(x0: np.ndarray, x1: np.ndarray,
-                        config: DisConfig = DEFAULT_DIS_CONFIG) -> tuple[np.ndarray, np.ndarray]:
-  """DIS optical flow in both directions.
-
-  Args:
-    x0, x1: `[H,W,3]` float32 in [0,1].
-    config: DIS settings.
-
-  Returns:
-    `(flow_01, flow_10)`, each `[H,W,2]` float32 (dx, dy) in pixels, OpenCV convention:
-    `x0[y, x] ~ x1[y + flow_01[y,x,1], x + flow_01[y,x,0]]` (and symmetrically for `flow_10`).
-  """
-  dis = _make_dis(config)
-  gray0, gray1 = _to_gray_u8(x0), _to_gray_u8(x1)
-  flow_01 = dis.calc(gray0, gray1, None)
-  flow_10 = dis.calc(gray1, gray0, None)
-  return flow_01.astype(np.float32), flow_10.astype(np.float32)
-
-
 def warp_to_time(x0: np.ndarray, x1: np.ndarray, t: float, flow_01: np.ndarray,
                  flow_10: np.ndarray, occlusion_sigma: float = 0.0) -> np.ndarray:
   """Synthesises the frame at time t from both inputs and their bidirectional flows.
@@ -193,7 +94,7 @@ def warp_to_time(x0: np.ndarray, x1: np.ndarray, t: float, flow_01: np.ndarray,
   Args:
     x0, x1: `[H,W,3]` float32 in [0,1].
     t: time in [0,1].
-    flow_01, flow_10: `[H,W,2]` float32 (dx, dy) flows from `bidirectional_flows`.
+    flow_01, flow_10: `[H,W,2]` float32 (dx, dy) flows from `classical_flow.bidirectional_flows`.
     occlusion_sigma: pixels; 0 disables the forward-backward weighting.
 
   Returns:
@@ -207,8 +108,8 @@ def warp_to_time(x0: np.ndarray, x1: np.ndarray, t: float, flow_01: np.ndarray,
   weight1 = np.full(x0.shape[:2], t, dtype=np.float32)
   if occlusion_sigma > 0:
     # Forward-backward error of each input's flow, at every pixel of that input.
-    error0 = np.linalg.norm(flow_01 + backward_sample(flow_10, flow_01), axis=-1)
-    error1 = np.linalg.norm(flow_10 + backward_sample(flow_01, flow_10), axis=-1)
+    error0 = np.linalg.norm(flow_01 + classical_flow.flow_at_target(flow_01, flow_10), axis=-1)
+    error1 = np.linalg.norm(flow_10 + classical_flow.flow_at_target(flow_10, flow_01), axis=-1)
     weight0 = weight0 * np.exp(-backward_sample(error0, flow_t0) / occlusion_sigma)
     weight1 = weight1 * np.exp(-backward_sample(error1, flow_t1) / occlusion_sigma)
     # Where both are unreliable fall back to the plain temporal blend.
@@ -221,13 +122,14 @@ def warp_to_time(x0: np.ndarray, x1: np.ndarray, t: float, flow_01: np.ndarray,
   return np.clip(frame, 0.0, 1.0).astype(np.float32)
 
 
-def make_dis_flow(config: DisConfig = DEFAULT_DIS_CONFIG) -> MethodFn:
+def make_dis_flow(config: classical_flow.DisConfig = classical_flow.DEFAULT_DIS_CONFIG
+                  ) -> MethodFn:
   """Returns a `dis_flow` method with the given DIS settings."""
 
   def dis_flow(x0: np.ndarray, x1: np.ndarray, t: float) -> np.ndarray:
     """DIS bidirectional-flow interpolation; `[H,W,3]` float32 in [0,1] in and out."""
     x0, x1, t = _check_pair(x0, x1, t)
-    flow_01, flow_10 = bidirectional_flows(x0, x1, config)
+    flow_01, flow_10 = classical_flow.bidirectional_flows(x0, x1, config)
     return warp_to_time(x0, x1, t, flow_01, flow_10, config.occlusion_sigma)
 
   return dis_flow

@@ -22,6 +22,7 @@ from typing import Dict, List, Optional, Sequence, Union
 import numpy as np
 from absl import logging
 
+from film import classical_flow
 from film.eval import baselines as baselines_lib
 from film.eval import benchmarks as benchmarks_lib
 from film.eval import metrics as metrics_lib
@@ -304,7 +305,7 @@ def _write_outputs(output_dir: str, rows: List[report.Row], metric_list: List[st
       'model': os.path.abspath(model_path) if model_path else None,
       'metrics': metric_list,
       'max_samples': max_samples,
-      'dis_config': dataclasses.asdict(baselines_lib.DEFAULT_DIS_CONFIG),
+      'dis_config': dataclasses.asdict(classical_flow.DEFAULT_DIS_CONFIG),
       'film_weights_dir': os.environ.get('FILM_WEIGHTS_DIR'),
       'versions': _versions(),
       'argv': sys.argv,

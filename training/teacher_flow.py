@@ -1,9 +1,10 @@
 """Classical optical flow as a teacher for FILM's flow estimator (flow distillation).
 
 FILM learns its flows only through the photometric losses, which is slow to bootstrap on a
-2-core CPU. `teacher_flows` computes OpenCV DIS flows between the two input frames of a
-(cropped, augmented) training example, with a forward-backward consistency mask, and
-`training.losses` ('flow_teacher') pulls the predicted flow pyramids towards them.
+2-core CPU. `teacher_flows` computes OpenCV DIS flows (`film.classical_flow`, the `dis_flow`
+baseline's settings) between the two input frames of a (cropped, augmented) training example,
+with a forward-backward consistency mask, and `training.losses` ('flow_teacher') pulls the
+predicted flow pyramids towards them.
 
 Conventions match `film.FilmNet`'s `forward_flow` / `backward_flow`: (dx, dy) pixel offsets,
 `x0[y, x] ~ x1[y + f01[y,x,1], x + f01[y,x,0]]` and symmetrically for `f10`.
@@ -13,33 +14,15 @@ from __future__ import annotations
 import numpy as np
 import tensorflow as tf
 
-from film.eval import baselines
+from film import classical_flow
 
 # Channels of the teacher tensor: flow 0->1 (dx, dy), flow 1->0 (dx, dy), valid0, valid1.
 TEACHER_CHANNELS = 6
 
 
-def consistency_mask(flow_ab: np.ndarray, flow_ba: np.ndarray, alpha: float = 0.01,
-                     beta: float = 0.5) -> np.ndarray:
-  """1 where `flow_ab` passes the forward-backward check, else 0 (Sundaram et al. 2010).
-
-  A pixel p of frame a is valid when |f_ab(p) + f_ba(p + f_ab(p))|^2 <
-  alpha * (|f_ab(p)|^2 + |f_ba(p + f_ab(p))|^2) + beta (occluded or wrong flows fail it).
-
-  Args:
-    flow_ab, flow_ba: `[H,W,2]` float32 (dx, dy) flows a->b and b->a.
-
-  Returns:
-    `[H,W]` float32 in {0, 1}.
-  """
-  back = baselines.backward_sample(flow_ba, flow_ab)
-  error = np.sum(np.square(flow_ab + back), axis=-1)
-  bound = alpha * (np.sum(np.square(flow_ab), axis=-1) + np.sum(np.square(back), axis=-1)) + beta
-  return (error < bound).astype(np.float32)
-
-
 def teacher_flows(x0: np.ndarray, x1: np.ndarray,
-                  config: baselines.DisConfig = baselines.DEFAULT_DIS_CONFIG) -> np.ndarray:
+                  config: classical_flow.DisConfig = classical_flow.DEFAULT_DIS_CONFIG
+                  ) -> np.ndarray:
   """DIS flows between `x0` and `x1` with their validity masks.
 
   Args:
@@ -47,12 +30,13 @@ def teacher_flows(x0: np.ndarray, x1: np.ndarray,
     config: DIS settings (default: the `dis_flow` baseline's).
 
   Returns:
-    `[H,W,6]` float32: flow 0->1 (dx, dy), flow 1->0 (dx, dy), valid0, valid1 (in {0, 1}).
+    `[H,W,6]` float32: flow 0->1 (dx, dy), flow 1->0 (dx, dy), valid0, valid1 (in {0, 1};
+    `classical_flow.consistency_mask`).
   """
-  flow_01, flow_10 = baselines.bidirectional_flows(np.asarray(x0, np.float32),
-                                                   np.asarray(x1, np.float32), config)
-  valid0 = consistency_mask(flow_01, flow_10)
-  valid1 = consistency_mask(flow_10, flow_01)
+  flow_01, flow_10 = classical_flow.bidirectional_flows(np.asarray(x0, np.float32),
+                                                        np.asarray(x1, np.float32), config)
+  valid0 = classical_flow.consistency_mask(flow_01, flow_10)
+  valid1 = classical_flow.consistency_mask(flow_10, flow_01)
   return np.concatenate([flow_01, flow_10, valid0[..., None], valid1[..., None]], axis=-1)
 
 
