@@ -6,10 +6,10 @@ Every metric has one signature::
 
 with `prediction` and `target` `[B,H,W,3]` float32 in [0,1] (NHWC, RGB, full frames). The
 prediction is clipped to [0,1] first, as FILM's evaluation does (the reference network never
-clips its own output). PSNR and SSIM follow FILM's reference semantics exactly:
+clips its own output). PSNR and SSIM are `film.image_metrics` (FILM's reference semantics:
 `tf.image.psnr(max_val=1.0)` and `tf.image.ssim(max_val=1.0, filter_size=11, filter_sigma=1.5,
-k1=0.01, k2=0.03)` on the RGB frame (SSIM averaged over the 'valid' 11x11 windows and the three
-channels). Higher is better for PSNR and SSIM, lower is better for LPIPS.
+k1=0.01, k2=0.03)` on the RGB frame), the same functions the evaluation during training uses.
+Higher is better for PSNR and SSIM, lower is better for LPIPS.
 
 LPIPS comes from `eval.lpips` (a separate module); `build_metrics` adds it when asked for and
 skips it, with one clear log message, when its weights or the module are unavailable.
@@ -25,12 +25,6 @@ from absl import logging
 
 # Signature shared by all metrics: ([B,H,W,3], [B,H,W,3]) in [0,1] -> [B].
 MetricFn = Callable[[np.ndarray, np.ndarray], np.ndarray]
-
-# FILM's SSIM parameters (Wang et al. 2004 defaults).
-SSIM_FILTER_SIZE = 11
-SSIM_FILTER_SIGMA = 1.5
-SSIM_K1 = 0.01
-SSIM_K2 = 0.03
 
 # Whether a larger value of the metric is better (used by reports to rank methods).
 HIGHER_IS_BETTER: Dict[str, bool] = {'psnr': True, 'ssim': True}
@@ -68,10 +62,10 @@ def psnr(prediction: np.ndarray, target: np.ndarray) -> np.ndarray:
   Returns:
     `[B]` float64: `10 log10(1 / MSE)` over all pixels and channels; `inf` for identical frames.
   """
-  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  from film import image_metrics  # pylint: disable=g-import-not-at-top
 
   prediction, target = _as_batch(prediction, target)
-  return tf.image.psnr(prediction, target, max_val=1.0).numpy().astype(np.float64)
+  return image_metrics.psnr(prediction, target).numpy().astype(np.float64)
 
 
 def ssim(prediction: np.ndarray, target: np.ndarray) -> np.ndarray:
@@ -84,15 +78,14 @@ def ssim(prediction: np.ndarray, target: np.ndarray) -> np.ndarray:
   Returns:
     `[B]` float64 in [-1,1], mean SSIM over valid 11x11 Gaussian windows and RGB channels.
   """
-  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  from film import image_metrics  # pylint: disable=g-import-not-at-top
 
   prediction, target = _as_batch(prediction, target)
-  if min(prediction.shape[1:3]) < SSIM_FILTER_SIZE:
-    raise ValueError(f'SSIM needs frames of at least {SSIM_FILTER_SIZE}x{SSIM_FILTER_SIZE} '
+  size = image_metrics.SSIM_FILTER_SIZE
+  if min(prediction.shape[1:3]) < size:
+    raise ValueError(f'SSIM needs frames of at least {size}x{size} '
                      f'pixels, got {prediction.shape[1]}x{prediction.shape[2]}')
-  value = tf.image.ssim(prediction, target, max_val=1.0, filter_size=SSIM_FILTER_SIZE,
-                        filter_sigma=SSIM_FILTER_SIGMA, k1=SSIM_K1, k2=SSIM_K2)
-  return value.numpy().astype(np.float64)
+  return image_metrics.ssim(prediction, target).numpy().astype(np.float64)
 
 
 METRICS: Dict[str, MetricFn] = {'psnr': psnr, 'ssim': ssim}

@@ -1,8 +1,7 @@
 """Periodic evaluation during training: PSNR / SSIM / L1 on validation records, and its history.
 
-Metrics follow FILM's test losses: the prediction is clipped to [0,1], then per example
-`tf.image.psnr(max_val=1)` and `tf.image.ssim(max_val=1, filter_size=11, filter_sigma=1.5,
-k1=0.01, k2=0.03)`, averaged over the examples. The history is appended to
+Metrics are `film.image_metrics` (the same PSNR / SSIM as `film-eval`), averaged over the
+examples. The history is appended to
 `eval_history.csv` and `eval_history.jsonl` in the run folder (one row per dataset and step).
 """
 from __future__ import annotations
@@ -17,6 +16,7 @@ from absl import logging
 import numpy as np
 import tensorflow as tf
 
+from film.image_metrics import image_metrics
 from film.model import FilmNet
 
 HISTORY_CSV = 'eval_history.csv'
@@ -24,23 +24,8 @@ HISTORY_JSONL = 'eval_history.jsonl'
 HISTORY_FIELDS = ('step', 'dataset', 'psnr', 'ssim', 'l1', 'num_examples', 'seconds', 'wall_time')
 
 
-def image_metrics(prediction: tf.Tensor, target: tf.Tensor) -> dict[str, tf.Tensor]:
-  """Per-example metrics of `prediction` vs `target`, both `[B,H,W,3]` float in [0,1].
-
-  The prediction is clipped to [0,1] first. Returns `psnr` (dB), `ssim` and `l1`, each `[B]`.
-  """
-  prediction = tf.clip_by_value(tf.cast(prediction, tf.float32), 0.0, 1.0)
-  target = tf.cast(target, tf.float32)
-  return {
-      'psnr': tf.image.psnr(prediction, target, max_val=1.0),
-      'ssim': tf.image.ssim(prediction, target, max_val=1.0, filter_size=11, filter_sigma=1.5,
-                            k1=0.01, k2=0.03),
-      'l1': tf.reduce_mean(tf.abs(prediction - target), axis=[1, 2, 3]),
-  }
-
-
 class Evaluator:
-  """Runs `model` over an evaluation dataset and averages `image_metrics`.
+  """Runs `model` over an evaluation dataset and averages `film.image_metrics.image_metrics`.
 
   The forward pass is a `tf.function` with relaxed shapes (full frames of different sizes
   trace once or twice, not once per size). It runs in cross-replica context on the host's

@@ -17,7 +17,8 @@ both `[B,H,W,3]` float32 in [0,1] (`l1_warped` reads `prediction['x0_warped' / '
   pixels and over every level of both predicted flow pyramids, to the DIS flows of
   `example['teacher_flow']` (`training/teacher_flow.py`), counting only pixels that pass the
   teacher's forward-backward check;
-* `psnr`, `ssim`: FILM's test "losses" (metrics, higher is better), averaged over the batch.
+* `psnr`, `ssim`: FILM's test "losses" (metrics, higher is better): `film.image_metrics` (the
+  prediction clipped to [0,1], as in every evaluation), averaged over the batch.
 
 `phi_l` are post-ReLU VGG activations at conv1_2, conv2_2, conv3_2, conv4_2, conv5_2 and
 `w = (1/2.6, 1/4.8, 1/3.7, 1/5.6, 10/1.5)` (FILM's defaults, from Chen & Koltun's CRN). The
@@ -64,6 +65,7 @@ import gin
 import numpy as np
 import tensorflow as tf
 
+from film import image_metrics
 from film import pretrained
 
 Example = Mapping[str, tf.Tensor]
@@ -235,13 +237,13 @@ def flow_teacher_loss(example: Example, prediction: Prediction) -> tf.Tensor:
 
 
 def psnr_metric(example: Example, prediction: Prediction) -> tf.Tensor:
-  """Batch-mean `tf.image.psnr(max_val=1)` (FILM's 'psnr' test loss; higher is better)."""
-  return tf.reduce_mean(tf.image.psnr(prediction['image'], example['y'], max_val=1.0))
+  """Batch-mean `film.image_metrics.psnr` (FILM's 'psnr' test loss; higher is better)."""
+  return tf.reduce_mean(image_metrics.psnr(prediction['image'], example['y']))
 
 
 def ssim_metric(example: Example, prediction: Prediction) -> tf.Tensor:
-  """Batch-mean `tf.image.ssim(max_val=1)` (FILM's 'ssim' test loss; higher is better)."""
-  return tf.reduce_mean(tf.image.ssim(prediction['image'], example['y'], max_val=1.0))
+  """Batch-mean `film.image_metrics.ssim` (FILM's 'ssim' test loss; higher is better)."""
+  return tf.reduce_mean(image_metrics.ssim(prediction['image'], example['y']))
 
 
 def _feature_loss(backbone: PerceptualBackbone, distance: Callable[..., tf.Tensor],

@@ -1,4 +1,4 @@
-"""Flow colour wheel and summary writing (training/summaries.py) and eval metrics."""
+"""Flow colour wheel and summary writing (training/summaries.py)."""
 from __future__ import annotations
 
 import glob
@@ -7,7 +7,6 @@ import os
 import numpy as np
 import tensorflow as tf
 
-from film.training import evaluation
 from film.training import summaries
 
 
@@ -56,17 +55,3 @@ def test_summaries_are_readable_events(tmp_path):
   assert (tensor[0], tensor[1]) == (b'6', b'5')
   png = tf.io.decode_png(tensor[2]).numpy()
   assert png.shape == (5, 6, 3) and png.min() == 255  # Clipped to 1.
-
-
-def test_image_metrics_match_definitions():
-  rng = np.random.default_rng(0)
-  target = rng.uniform(size=(2, 24, 24, 3)).astype(np.float32)
-  prediction = np.clip(target + rng.normal(0, 0.05, target.shape), -0.2, 1.2).astype(np.float32)
-  metrics = evaluation.image_metrics(tf.constant(prediction), tf.constant(target))
-  clipped = np.clip(prediction, 0, 1)
-  mse = np.mean((clipped - target) ** 2, axis=(1, 2, 3))
-  np.testing.assert_allclose(metrics['psnr'].numpy(), 10 * np.log10(1 / mse), rtol=1e-4)
-  np.testing.assert_allclose(metrics['l1'].numpy(), np.mean(np.abs(clipped - target), axis=(1, 2, 3)),
-                             rtol=1e-5)
-  same = evaluation.image_metrics(tf.constant(target), tf.constant(target))
-  np.testing.assert_allclose(same['ssim'].numpy(), 1.0, atol=1e-6)
