@@ -40,16 +40,18 @@ import itertools
 import math
 import time
 import weakref
-from typing import Callable, Iterable, Iterator, Optional, Sequence, Union
+from typing import Callable, Iterable, Iterator, NamedTuple, Optional, Sequence, Union
 
 from absl import logging
 import numpy as np
 import tensorflow as tf
 
 from film import tiling
+from film import precision as precision_lib
 from film.config import FilmConfig
 from film.defaults import DEFAULT_MODEL_DIR  # re-exported
-from film.model import FilmNet
+from film.feature_extractor import feature_channels
+from film.model import FilmNet, flow_levels_skipped
 
 
 # Peak resident bytes of one pairwise interpolation (both `extract` calls + flow + warp + fusion)
@@ -149,39 +151,79 @@ class _FeatureCache:
       self.used -= self.entries.pop(key)[1]
 
 
-_GRAPH_FUNCTIONS: 'weakref.WeakKeyDictionary[FilmNet, tuple]' = weakref.WeakKeyDictionary()
+_GRAPH_FUNCTIONS: 'weakref.WeakKeyDictionary[FilmNet, dict]' = weakref.WeakKeyDictionary()
 
 
-def _graph_functions(model: FilmNet) -> tuple[Callable, Callable, Callable]:
-  """(extract, pair, full) `tf.function`s of `model`, shared by all its Interpolators so that
-  each is traced once per model (shapes generalise with `reduce_retracing`).
+class GraphFunctions(NamedTuple):
+  """The `tf.function`s of one model and setting (see `_graph_functions`)."""
+  extract: Callable
+  flows: Callable
+  synthesize: Callable
+  full: Callable
+
+
+def _feature_spec(config: FilmConfig, dtype: tf.DType, skip: int) -> dict:
+  """`tf.TensorSpec`s of a `FilmNet.extract` result with any batch and size (one trace)."""
+  levels = range(config.pyramid_levels)
+  spec = {'image_pyramid': [tf.TensorSpec([None, None, None, 3], tf.float32) for _ in levels],
+          'feature_pyramid': [tf.TensorSpec([None, None, None, feature_channels(config, i)],
+                                            dtype) for i in levels],
+          'box': tf.TensorSpec([4], tf.int32)}
+  if skip:
+    spec['flow_feature_pyramid'] = spec['feature_pyramid'][:config.pyramid_levels - skip]
+  return spec
+
+
+def _graph_functions(model: FilmNet, compute_dtype: Optional[tf.DType] = None,
+                     flow_scale: float = 1.0, batch_directions: bool = True) -> GraphFunctions:
+  """`tf.function`s of `model` for one precision / flow scale, shared by all its Interpolators.
+  Every signature is shape-free, so each function is traced once per process whatever the
+  frame sizes and batch (the first call of each pays the tracing, notes/inference.md).
 
   * extract(x [B,H,W,3]) -> `FilmNet.extract` dict;
-  * pair(f0, f1, time [B,1]) -> clipped image [B,H,W,3] from two extract results of batch 1
-    (broadcast to B target times) or B;
+  * flows(f0, f1) -> {'forward', 'backward'} flow pyramids (`FilmNet.estimate_flows`), time-free;
+  * synthesize(f0, f1, flows, time [B,1]) -> clipped image [B,H,W,3]; features and flows of
+    batch 1 are broadcast to B target times;
   * full(x0, x1, time) -> clipped image [B,H,W,3].
   """
-  if model in _GRAPH_FUNCTIONS:
-    return _GRAPH_FUNCTIONS[model]
-  spec = tf.TensorSpec([None, None, None, 3], tf.float32)
+  key = (compute_dtype, float(flow_scale), bool(batch_directions))
+  per_model = _GRAPH_FUNCTIONS.setdefault(model, {})
+  if key in per_model:
+    return per_model[key]
+  config = model.config
+  dtype = compute_dtype or tf.float32
+  skip = flow_levels_skipped(flow_scale, config)
+  image_spec = tf.TensorSpec([None, None, None, 3], tf.float32)
+  feature_spec = _feature_spec(config, dtype, skip)
+  flow_spec = [tf.TensorSpec([None, None, None, 2], tf.float32)
+               for _ in range(config.fusion_pyramid_levels)]
+  flows_spec = {'forward': flow_spec, 'backward': flow_spec}
 
-  def pair(f0: dict, f1: dict, time: tf.Tensor) -> tf.Tensor:
+  def flows(f0: dict, f1: dict) -> dict:
+    out = model.estimate_flows(f0, f1, batched=batch_directions)
+    return {'forward': out['forward'], 'backward': out['backward']}
+
+  def synthesize(f0: dict, f1: dict, flows: dict, time: tf.Tensor) -> tf.Tensor:
     batch = tf.shape(time)[0]
 
-    def broadcast(f: dict) -> dict:
+    def broadcast(d: dict) -> dict:
       rep = lambda x: tf.repeat(x, batch // tf.shape(x)[0], axis=0)
-      return {'image_pyramid': [rep(x) for x in f['image_pyramid']],
-              'feature_pyramid': [rep(x) for x in f['feature_pyramid']], 'box': f['box']}
+      return {k: v if k == 'box' else tf.nest.map_structure(rep, v) for k, v in d.items()}
 
-    image = model.interpolate_features(broadcast(f0), broadcast(f1), time)['image']
+    image = model.synthesize(broadcast(f0), broadcast(f1), broadcast(flows), time)['image']
     return tf.clip_by_value(image, 0.0, 1.0)
 
-  functions = (
-      tf.function(lambda x: model.extract(x), input_signature=[spec]),
-      tf.function(pair, reduce_retracing=True),
-      tf.function(lambda x0, x1, t: tf.clip_by_value(model(x0, x1, t)['image'], 0.0, 1.0),
-                  input_signature=[spec, spec, tf.TensorSpec([None, 1], tf.float32)]))
-  _GRAPH_FUNCTIONS[model] = functions
+  functions = GraphFunctions(
+      extract=tf.function(lambda x: model.extract(x, compute_dtype, flow_scale),
+                          input_signature=[image_spec]),
+      flows=tf.function(flows, input_signature=[feature_spec, feature_spec]),
+      synthesize=tf.function(synthesize, input_signature=[
+          feature_spec, feature_spec, flows_spec, tf.TensorSpec([None, 1], tf.float32)]),
+      full=tf.function(lambda x0, x1, t: tf.clip_by_value(
+          model(x0, x1, t, compute_dtype=compute_dtype, flow_scale=flow_scale)['image'],
+          0.0, 1.0), input_signature=[image_spec, image_spec, tf.TensorSpec([None, 1],
+                                                                           tf.float32)]))
+  per_model[key] = functions
   return functions
 
 
@@ -205,19 +247,34 @@ class Interpolator:
       dyadic time if that is at most this fraction of an output frame interval off.
     flip_ensemble: also run the mirrored (left-right flipped) pair and average the two results,
       un-flipped: ~+0.1 dB PSNR on Middlebury-other for twice the time (notes/inference.md).
+    precision: 'auto' (default: bfloat16 convolutions on CPUs with native bfloat16, else
+      float32), 'float32' or 'bfloat16' (`film.precision`); warps, flow accumulation and
+      outputs are float32 either way.
+    flow_scale: estimate the flows on the frames downscaled by this power of 1/2 (1 = full
+      resolution; 0.5 or 0.25 for 4K) and warp/fuse at full resolution.
+    reuse_flows: estimate the flows of a pair once for all its target times (direct mode);
+      False re-estimates them per batch of times (for benchmarking).
+    batch_directions: run the two flow directions as one batch (`FilmNet.estimate_flows`).
   """
 
   def __init__(self, model: FilmNet, max_memory_gb: Optional[float] = None,
                max_tile_pixels: Optional[int] = None, tile_overlap: Optional[int] = None,
                reuse_features: bool = True, batch_size: int = 1,
                time_mode: str = 'recursive', max_recursion_depth: int = 5,
-               time_tolerance: float = 0.1, flip_ensemble: bool = False):
+               time_tolerance: float = 0.1, flip_ensemble: bool = False,
+               precision: str = 'auto', flow_scale: float = 1.0, reuse_flows: bool = True,
+               batch_directions: bool = True):
     if time_mode not in ('recursive', 'direct'):
       raise ValueError(f"time_mode must be 'recursive' or 'direct', got {time_mode!r}")
     if batch_size < 1:
       raise ValueError(f'batch_size must be >= 1, got {batch_size}')
     self.model = model
     self.config = model.config
+    self.precision = precision_lib.resolve_precision(precision)
+    self.compute_dtype = precision_lib.compute_dtype(self.precision)
+    flow_levels_skipped(flow_scale, self.config)  # Validates flow_scale.
+    self.flow_scale = float(flow_scale)
+    self.reuse_flows = bool(reuse_flows)
     self.tile_overlap = int(tile_overlap if tile_overlap is not None
                             else default_overlap(self.config))
     weights_bytes = sum(v.shape.num_elements() * 4 for v in model.trainable_variables)
@@ -250,10 +307,11 @@ class Interpolator:
     self._cache = _FeatureCache(CACHE_SHARE * budget if reuse_features else 0)
     self._tiles_for: dict[tuple[int, int], list[tiling.Tile]] = {}
     self.model_evaluations = 0  # Network runs per output frame and tile (2 with flip_ensemble).
-    # Wall seconds spent in `extract` and in the pairwise part (TF on CPU runs synchronously).
-    self.seconds = {'extract': 0.0, 'pair': 0.0}
-
-    self._extract_fn, self._pair_fn, self._full_fn = _graph_functions(model)
+    # Wall seconds spent in `extract`, flow estimation and warping + fusion (TF on CPU runs
+    # synchronously), and flow estimations run.
+    self.seconds = {'extract': 0.0, 'flows': 0.0, 'synthesize': 0.0}
+    self.flow_estimations = 0
+    self._fns = _graph_functions(model, self.compute_dtype, self.flow_scale, batch_directions)
 
   # ---------------------------------------------------------------------------------------
   # Construction.
@@ -304,11 +362,11 @@ class Interpolator:
       if flipped:
         crop = crop[:, :, ::-1]
       start = time.perf_counter()
-      features = self._extract_fn(tf.constant(crop, tf.float32))
+      features = self._fns.extract(tf.constant(crop, tf.float32))
       self.seconds['extract'] += time.perf_counter() - start
       if self.reuse_features:
-        nbytes = sum(int(np.prod(x.shape)) * 4 for x in
-                     features['image_pyramid'] + features['feature_pyramid'])
+        nbytes = sum(int(np.prod(x.shape)) * x.dtype.size for x in
+                     tf.nest.flatten({k: v for k, v in features.items() if k != 'box'}))
         self._cache.put(key, features, nbytes)
     return features
 
@@ -325,33 +383,45 @@ class Interpolator:
     outs = [run(flipped)[:, :, ::-1] if flipped else run(flipped) for flipped in self._passes]
     return outs[0] if len(outs) == 1 else 0.5 * (outs[0] + outs[1])
 
-  def _tile_pair(self, a: Frame, b: Frame, index: int, tile: tiling.Tile,
-                 chunk: np.ndarray) -> np.ndarray:
-    """[len(chunk),h,w,3] frames of one tile at times `chunk` [N,1] (flip-averaged if set)."""
+  def _tile_pair(self, a: Frame, b: Frame, index: int, tile: tiling.Tile, chunk: np.ndarray,
+                 flow_cache: Optional[dict] = None) -> np.ndarray:
+    """[len(chunk),h,w,3] frames of one tile at times `chunk` [N,1] (flip-averaged if set).
+    The pair's flows are taken from / stored in `flow_cache` (keyed by tile and flip)."""
 
     def run(flipped: bool) -> np.ndarray:
       f0, f1 = self._features(a, index, tile, flipped), self._features(b, index, tile, flipped)
+      flows = flow_cache.get((index, flipped)) if flow_cache is not None else None
       start = time.perf_counter()
-      out = self._pair_fn(f0, f1, tf.constant(chunk)).numpy()
-      self.seconds['pair'] += time.perf_counter() - start
+      if flows is None:
+        flows = self._fns.flows(f0, f1)
+        self.flow_estimations += 1
+        if flow_cache is not None:
+          flow_cache[(index, flipped)] = flows
+      middle = time.perf_counter()
+      out = self._fns.synthesize(f0, f1, flows, tf.constant(chunk)).numpy()
+      self.seconds['flows'] += middle - start
+      self.seconds['synthesize'] += time.perf_counter() - middle
       return out
 
     return self._ensemble(run)
 
   def _interpolate_frames(self, a: Frame, b: Frame, times: Sequence[float]) -> list[np.ndarray]:
-    """Frames [H,W,3] at `times` between `a` (t=0) and `b` (t=1), tiled and batched."""
+    """Frames [H,W,3] at `times` between `a` (t=0) and `b` (t=1), tiled and batched; the flows
+    are estimated once per tile for all `times` (unless `reuse_flows` is off)."""
     height, width = a.image.shape[:2]
     tiles = self.tiles(height, width)
     outputs = []
+    # Flows of the pair per tile (float32, ~21 B/px for 5 fused levels) for the later chunks.
+    flow_cache = {} if self.reuse_flows and len(times) > self.batch_size else None
     for first in range(0, len(times), self.batch_size):
       chunk = np.asarray(times[first:first + self.batch_size], np.float32).reshape(-1, 1)
       if len(tiles) == 1:
-        result = self._tile_pair(a, b, 0, tiles[0], chunk)
+        result = self._tile_pair(a, b, 0, tiles[0], chunk, flow_cache)
         outputs.extend(result[i] for i in range(len(chunk)))
       else:
         accs = [tiling.TileAccumulator(height, width) for _ in chunk]
         for index, tile in enumerate(tiles):
-          result = self._tile_pair(a, b, index, tile, chunk)
+          result = self._tile_pair(a, b, index, tile, chunk, flow_cache)
           for acc, out in zip(accs, result):
             acc.add(tile, out)
         outputs.extend(np.clip(acc.result(), 0.0, 1.0) for acc in accs)
@@ -382,7 +452,7 @@ class Interpolator:
     times = np.broadcast_to(np.asarray(t, np.float32).reshape(-1), [batch]).astype(np.float32)
     if len(self.tiles(height, width)) == 1 and batch * height * width <= self.max_tile_pixels:
       time_arg = tf.constant(times[:, None])
-      out = self._ensemble(lambda flipped: self._full_fn(
+      out = self._ensemble(lambda flipped: self._fns.full(
           tf.constant(x0[:, :, ::-1] if flipped else x0),
           tf.constant(x1[:, :, ::-1] if flipped else x1), time_arg).numpy())
       self.model_evaluations += batch * len(self._passes)

@@ -1,6 +1,7 @@
 """The FILM network: extract -> estimate flow -> warp to time t -> fuse (FILM, Reda et al. 2022)."""
 from __future__ import annotations
 
+import math
 from typing import Optional
 
 import tensorflow as tf
@@ -11,6 +12,7 @@ from film.flow_estimator import PyramidFlowEstimator
 from film.fusion import Fusion
 from film.padding import crop_to_box, pad_to_alignment
 from film import pyramid as pyr
+from film.pyramid import Pyramid
 
 
 class FilmNet(tf.Module):
@@ -33,35 +35,74 @@ class FilmNet(tf.Module):
     self.predict_flow = PyramidFlowEstimator('predict_flow', config)
     self.fusion = Fusion('fusion', config)
 
-  def extract(self, x: tf.Tensor, compute_dtype: Optional[tf.DType] = None) -> dict:
+  def extract(self, x: tf.Tensor, compute_dtype: Optional[tf.DType] = None,
+              flow_scale: float = 1.0) -> dict:
     """Per-frame work, reusable across interpolations: pads `x` [B,H,W,3] and builds its
-    image pyramid and scale-agnostic feature pyramid.
+    image pyramid (float32) and scale-agnostic feature pyramid (`compute_dtype`, default
+    float32).
 
-    Returns {'image_pyramid', 'feature_pyramid': lists (finest first), 'box': crop box [4]}.
+    With `flow_scale` < 1 (a power of 1/2) the flows will be estimated on the image
+    downscaled by it: the features of that smaller image (its pyramid is this one without the
+    finest `flow_levels_skipped(flow_scale)` levels) are added as 'flow_feature_pyramid'.
+
+    Returns {'image_pyramid', 'feature_pyramid': lists (finest first), 'box': crop box [4]
+    (+ 'flow_feature_pyramid')}.
     """
     x = tf.convert_to_tensor(x, tf.float32)
     x, box = pad_to_alignment(x, self.config.alignment)
-    if compute_dtype is not None:
-      x = tf.cast(x, compute_dtype)
     image_pyramid = pyr.build_image_pyramid(x, self.config.pyramid_levels)
-    return {'image_pyramid': image_pyramid, 'feature_pyramid': self.feat_net(image_pyramid),
-            'box': box}
+    net_input = image_pyramid
+    if compute_dtype is not None:
+      net_input = [tf.cast(level, compute_dtype) for level in image_pyramid]
+    out = {'image_pyramid': image_pyramid, 'feature_pyramid': self.feat_net(net_input),
+           'box': box}
+    skip = flow_levels_skipped(flow_scale, self.config)
+    if skip:
+      out['flow_feature_pyramid'] = self.feat_net(net_input[skip:])
+    return out
 
-  def interpolate_features(self, f0: dict, f1: dict, time: tf.Tensor,
-                           aux_outputs: bool = False) -> dict[str, tf.Tensor]:
-    """The pairwise part: flows, warping to `time` [B,1] and fusion, from two `extract` results."""
+  def estimate_flows(self, f0: dict, f1: dict, batched: bool = True) -> dict[str, Pyramid]:
+    """Bi-directional flows from two `extract` results (independent of time, so reusable for
+    every t of one pair).
+
+    The estimator runs on (features0, features1) and (features1, features0); `batched` runs
+    both directions as one batch of 2B (same result, one call per conv). With
+    'flow_feature_pyramid' in the inputs (`extract(flow_scale=s)`) the flows are estimated on
+    that coarser pyramid and the finest levels are bilinear upsamplings (x2 size and value).
+
+    Returns float32 pyramids (finest first): 'forward' (x0->x1) and 'backward' (x1->x0) flows
+    at the `fusion_pyramid_levels` finest levels, and the estimator's 'forward_residual' /
+    'backward_residual' flows.
+    """
+    key = 'flow_feature_pyramid' if 'flow_feature_pyramid' in f0 else 'feature_pyramid'
+    a, b = f0[key], f1[key]
+    if batched:
+      n = tf.shape(a[0])[0]
+      both = self.predict_flow([tf.concat([x, y], 0) for x, y in zip(a, b)],
+                               [tf.concat([y, x], 0) for x, y in zip(a, b)])
+      forward_residuals, backward_residuals = [r[:n] for r in both], [r[n:] for r in both]
+    else:
+      forward_residuals = self.predict_flow(a, b)
+      backward_residuals = self.predict_flow(b, a)
+    flows = {}
+    for name, residuals in (('forward', forward_residuals), ('backward', backward_residuals)):
+      pyramid = pyr.flow_pyramid_synthesis(residuals)
+      for level in reversed(range(self.config.pyramid_levels - len(pyramid))):
+        finer = tf.shape(f0['image_pyramid'][level])[1:3]
+        pyramid.insert(0, pyr.upsample_flow(pyramid[0], finer))
+      flows[name] = pyramid[:self.config.fusion_pyramid_levels]
+      flows[name + '_residual'] = residuals
+    return flows
+
+  def synthesize(self, f0: dict, f1: dict, flows: dict[str, Pyramid], time: tf.Tensor,
+                 aux_outputs: bool = False) -> dict[str, tf.Tensor]:
+    """Warps both frames' pyramids to `time` [B,1] with `flows` (`estimate_flows`) and fuses
+    them; the warps run in float32, the fusion decoder in the features' dtype."""
     config = self.config
     time = tf.reshape(tf.cast(time, tf.float32), [-1])
-    image_pyramids = [f0['image_pyramid'], f1['image_pyramid']]
-    feature_pyramids = [f0['feature_pyramid'], f1['feature_pyramid']]
+    compute_dtype = f0['feature_pyramid'][0].dtype
     box = f0['box']
-
-    # Bi-directional residual flows, accumulated into flow pyramids at the fused levels.
-    forward_residuals = self.predict_flow(feature_pyramids[0], feature_pyramids[1])
-    backward_residuals = self.predict_flow(feature_pyramids[1], feature_pyramids[0])
-    levels = config.fusion_pyramid_levels
-    forward_flows = pyr.flow_pyramid_synthesis(forward_residuals)[:levels]
-    backward_flows = pyr.flow_pyramid_synthesis(backward_residuals)[:levels]
+    forward_flows, backward_flows = flows['forward'], flows['backward']
 
     # Flows from time t back to each frame (linear motion), see FilmConfig.time_flows.
     if config.time_flows == 'both':
@@ -75,9 +116,10 @@ class FilmNet(tf.Module):
       backward_flows_t = pyr.multiply_pyramid(backward_flows, time)
       forward_flows_t = pyr.multiply_pyramid(forward_flows, 1.0 - time)
 
-    # Backward-warp image+feature pyramids of both frames to time t.
-    to_warp = [pyr.concatenate_pyramids(image_pyramids[k][:levels], feature_pyramids[k][:levels])
-               for k in (0, 1)]
+    # Backward-warp image+feature pyramids of both frames to time t (in float32).
+    levels = config.fusion_pyramid_levels
+    to_warp = [pyr.concatenate_pyramids(f['image_pyramid'][:levels], f['feature_pyramid'][:levels])
+               for f in (f0, f1)]
     warped0 = pyr.pyramid_warp(to_warp[0], backward_flows_t)
     warped1 = pyr.pyramid_warp(to_warp[1], forward_flows_t)
 
@@ -85,31 +127,48 @@ class FilmNet(tf.Module):
     aligned = pyr.concatenate_pyramids(warped0, warped1)
     aligned = pyr.concatenate_pyramids(aligned, backward_flows_t)
     aligned = pyr.concatenate_pyramids(aligned, forward_flows_t)
+    aligned = [tf.cast(level, compute_dtype) for level in aligned]
     prediction = tf.cast(self.fusion(aligned)[..., :3], tf.float32)
     if config.residual_fusion:  # Not in FILM: the decoder corrects the blend of warped frames.
       weight = tf.reshape(time, [-1, 1, 1, 1])
-      prediction += ((1.0 - weight) * tf.cast(warped0[0][..., :3], tf.float32) +
-                     weight * tf.cast(warped1[0][..., :3], tf.float32))
+      prediction += (1.0 - weight) * warped0[0][..., :3] + weight * warped1[0][..., :3]
 
     outputs = {'image': crop_to_box(prediction, box)}
     if aux_outputs:
       outputs.update({
-          'x0_warped': tf.cast(crop_to_box(warped0[0][..., :3], box), tf.float32),
-          'x1_warped': tf.cast(crop_to_box(warped1[0][..., :3], box), tf.float32),
-          'forward_flow': tf.cast(crop_to_box(forward_flows[0], box), tf.float32),
-          'backward_flow': tf.cast(crop_to_box(backward_flows[0], box), tf.float32),
+          'x0_warped': crop_to_box(warped0[0][..., :3], box),
+          'x1_warped': crop_to_box(warped1[0][..., :3], box),
+          'forward_flow': crop_to_box(forward_flows[0], box),
+          'backward_flow': crop_to_box(backward_flows[0], box),
           'forward_flow_pyramid': forward_flows,
           'backward_flow_pyramid': backward_flows,
-          'forward_residual_flow_pyramid': forward_residuals,
-          'backward_residual_flow_pyramid': backward_residuals,
+          'forward_residual_flow_pyramid': flows['forward_residual'],
+          'backward_residual_flow_pyramid': flows['backward_residual'],
       })
     return outputs
 
+  def interpolate_features(self, f0: dict, f1: dict, time: tf.Tensor,
+                           aux_outputs: bool = False) -> dict[str, tf.Tensor]:
+    """The pairwise part: flows, warping to `time` [B,1] and fusion, from two `extract` results."""
+    return self.synthesize(f0, f1, self.estimate_flows(f0, f1), time, aux_outputs)
+
   def __call__(self, x0: tf.Tensor, x1: tf.Tensor, time: tf.Tensor, aux_outputs: bool = False,
-               compute_dtype: Optional[tf.DType] = None) -> dict[str, tf.Tensor]:
+               compute_dtype: Optional[tf.DType] = None,
+               flow_scale: float = 1.0) -> dict[str, tf.Tensor]:
     """Interpolates the frame at `time` between `x0` and `x1` (see the class docstring)."""
-    return self.interpolate_features(self.extract(x0, compute_dtype),
-                                     self.extract(x1, compute_dtype), time, aux_outputs)
+    return self.interpolate_features(self.extract(x0, compute_dtype, flow_scale),
+                                     self.extract(x1, compute_dtype, flow_scale), time,
+                                     aux_outputs)
+
+
+def flow_levels_skipped(flow_scale: float, config: FilmConfig) -> int:
+  """n for `flow_scale` = 2**-n (1 -> 0, 0.5 -> 1, 0.25 -> 2, ...); ValueError unless
+  `flow_scale` is such a power with n < pyramid_levels."""
+  n = round(-math.log2(flow_scale)) if flow_scale > 0 else -1
+  if n < 0 or n >= config.pyramid_levels or not math.isclose(flow_scale, 2.0 ** -n):
+    raise ValueError(f'flow_scale must be 1, 0.5, 0.25, ... (2**-n with n < '
+                     f'{config.pyramid_levels}), got {flow_scale}')
+  return n
 
 
 def named_variables(model: FilmNet) -> dict[str, tf.Variable]:

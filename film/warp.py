@@ -18,8 +18,11 @@ def warp(image: tf.Tensor, flow: tf.Tensor) -> tf.Tensor:
     flow: [B,H,W,2] offsets in pixels, channels (dx, dy).
 
   Returns:
-    [B,H,W,C] tensor of image's dtype.
+    [B,H,W,C] tensor of image's dtype. The sampling runs in float32 whatever the image dtype
+    (a bfloat16 image is read in float32 and the result rounded once).
   """
+  dtype = image.dtype
+  image = tf.cast(image, tf.float32)
   shape = tf.shape(image)
   b, h, w, c = shape[0], shape[1], shape[2], shape[3]
   flow = tf.cast(flow, tf.float32)
@@ -49,8 +52,8 @@ def warp(image: tf.Tensor, flow: tf.Tensor) -> tf.Tensor:
 
   top_left, top_right = gather(y0, x0), gather(y0, x1)
   bottom_left, bottom_right = gather(y1, x0), gather(y1, x1)
-  alpha_x = tf.cast(alpha_x, image.dtype)[..., None]
-  alpha_y = tf.cast(alpha_y, image.dtype)[..., None]
+  alpha_x = alpha_x[..., None]
+  alpha_y = alpha_y[..., None]
   interp_top = alpha_x * (top_right - top_left) + top_left
   interp_bottom = alpha_x * (bottom_right - bottom_left) + bottom_left
-  return alpha_y * (interp_bottom - interp_top) + interp_top
+  return tf.cast(alpha_y * (interp_bottom - interp_top) + interp_top, dtype)

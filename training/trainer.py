@@ -30,6 +30,7 @@ import numpy as np
 import tensorflow as tf
 
 from film.config import FilmConfig
+from film.precision import NATIVE_BFLOAT16_CPU_FLAGS, cpu_flags, resolve_precision  # noqa: F401
 from film.model import FilmNet
 
 NON_FINITE_MARKER = 'NON_FINITE_LOSS'
@@ -43,31 +44,11 @@ class NonFiniteLossError(RuntimeError):
   """The training loss or its gradients became NaN/Inf; the run stops without checkpointing."""
 
 
-# /proc/cpuinfo flags of x86 CPUs with bfloat16 arithmetic in hardware. Without them oneDNN
-# emulates bfloat16 and a training step is ~10x slower than in float32 (notes/training.md).
-NATIVE_BFLOAT16_CPU_FLAGS = frozenset({'avx512_bf16', 'amx_bf16'})
-
-
-def cpu_flags(cpuinfo_path: str = '/proc/cpuinfo') -> frozenset[str]:
-  """The feature flags of the first CPU in `cpuinfo_path` (empty if unreadable, e.g. not Linux)."""
-  try:
-    with open(cpuinfo_path, encoding='utf-8', errors='replace') as f:
-      for line in f:
-        key, _, value = line.partition(':')
-        if key.strip() in ('flags', 'Features'):
-          return frozenset(value.split())
-  except OSError:
-    pass
-  return frozenset()
-
-
 def resolve_compute_dtype(name: str, flags: Optional[frozenset[str]] = None) -> str:
   """'auto' -> 'bfloat16' on a CPU with native bfloat16 (`NATIVE_BFLOAT16_CPU_FLAGS`), else
   'float32'; any other name is returned as it is. `flags` default: this machine's `cpu_flags()`."""
-  if name != 'auto':
-    return name
-  flags = cpu_flags() if flags is None else flags
-  return 'bfloat16' if flags & NATIVE_BFLOAT16_CPU_FLAGS else 'float32'
+  # Without native bfloat16 oneDNN emulates it ~10x slower than float32 (notes/training.md).
+  return resolve_precision(name, flags) if name == 'auto' else name
 
 
 def parse_compute_dtype(name: str) -> Optional[tf.DType]:

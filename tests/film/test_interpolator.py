@@ -26,7 +26,7 @@ def _frames(n, h=20, w=28, seed=0):
 
 def test_interpolate_matches_model_and_clips(model):
   x0, x1 = _frames(2)
-  out = Interpolator(model).interpolate(x0, x1, 0.3)
+  out = Interpolator(model, precision='float32').interpolate(x0, x1, 0.3)
   expected = model(x0[None], x1[None], tf.constant([[0.3]]))['image'][0].numpy()
   np.testing.assert_allclose(out, np.clip(expected, 0, 1), atol=1e-5)
   assert out.shape == (20, 28, 3) and out.dtype == np.float32
@@ -34,7 +34,7 @@ def test_interpolate_matches_model_and_clips(model):
 
 def test_interpolate_batch_and_time_array(model):
   a, b, c, d = _frames(4)
-  interp = Interpolator(model)
+  interp = Interpolator(model, precision='float32')
   out = interp.interpolate(np.stack([a, c]), np.stack([b, d]), [0.25, 0.75])
   assert out.shape == (2, 20, 28, 3)
   np.testing.assert_allclose(out[1], interp.interpolate(c, d, 0.75), atol=1e-5)
@@ -45,7 +45,7 @@ def test_interpolate_batch_and_time_array(model):
 @pytest.mark.parametrize('n,k', [(2, 1), (3, 2), (4, 3)])
 def test_recursive_counts_and_inputs_unchanged(model, n, k):
   frames = _frames(n)
-  out = list(Interpolator(model).interpolate_recursively(frames, k))
+  out = list(Interpolator(model, precision='float32').interpolate_recursively(frames, k))
   assert len(out) == (n - 1) * 2 ** k + 1
   for i, frame in enumerate(frames):
     assert out[i * 2 ** k] is frame or np.array_equal(out[i * 2 ** k], frame)
@@ -54,7 +54,7 @@ def test_recursive_counts_and_inputs_unchanged(model, n, k):
 
 def test_recursion_equals_explicit_midpoints(model):
   x0, x1 = _frames(2)
-  interp = Interpolator(model)
+  interp = Interpolator(model, precision='float32')
   out = list(interp.interpolate_recursively([x0, x1], 2))
   mid = interp.interpolate(x0, x1, 0.5)
   np.testing.assert_allclose(out[2], mid, atol=1e-5)
@@ -70,7 +70,7 @@ def test_streaming_consumes_inputs_lazily(model):
       consumed.append(i)
       yield frame
 
-  stream = Interpolator(model).interpolate_recursively(source(), 1)
+  stream = Interpolator(model, precision='float32').interpolate_recursively(source(), 1)
   next(stream)  # the first input frame is emitted before the second is read
   assert consumed == [0]
   next(stream)  # the first mid frame needs frame 1 only
@@ -79,22 +79,22 @@ def test_streaming_consumes_inputs_lazily(model):
 
 def test_pyramid_reuse_extracts_each_frame_once(model):
   n, k = 4, 3
-  interp = Interpolator(model)
+  interp = Interpolator(model, precision='float32')
   list(interp.interpolate_recursively(_frames(n), k))
   evaluations = (n - 1) * (2 ** k - 1)
   # Inputs once each; mid frames that have children (all but the deepest level) once each.
   assert interp.cache_stats['misses'] == n + (n - 1) * (2 ** (k - 1) - 1)
   assert interp.cache_stats['hits'] == 2 * evaluations - interp.cache_stats['misses']
   assert interp.cache_stats['bytes'] == 0  # everything released at the end
-  no_reuse = Interpolator(model, reuse_features=False)
+  no_reuse = Interpolator(model, precision='float32', reuse_features=False)
   out_a = list(no_reuse.interpolate_recursively(_frames(n), k))
-  out_b = list(Interpolator(model).interpolate_recursively(_frames(n), k))
+  out_b = list(Interpolator(model, precision='float32').interpolate_recursively(_frames(n), k))
   np.testing.assert_allclose(np.stack(out_a), np.stack(out_b), atol=1e-6)
 
 
 def test_gap_policy_holds_frames_and_skips_model(model):
   a, b, c = _frames(3)
-  interp = Interpolator(model)
+  interp = Interpolator(model, precision='float32')
   decisions = iter(['duplicate', 'cut'])
   out = list(interp.interpolate_recursively([a, b, c], 2, lambda x, y: next(decisions)))
   assert len(out) == 9 and interp.model_evaluations == 0
@@ -104,17 +104,17 @@ def test_gap_policy_holds_frames_and_skips_model(model):
 def test_retime_counts_and_direct_mode(model):
   frames = _frames(5)
   for mode in ('recursive', 'direct'):
-    interp = Interpolator(model, time_mode=mode, batch_size=2)
+    interp = Interpolator(model, precision='float32', time_mode=mode, batch_size=2)
     out = list(interp.retime(frames, 24, 60))
     assert len(out) == Interpolator.num_output_frames(5, input_fps=24, output_fps=60) == 13
     assert out[0] is frames[0] and out[5] is frames[2] and out[10] is frames[4]
-  halved = list(Interpolator(model).retime(frames, 30, 15))  # positions 0, 2, 4
+  halved = list(Interpolator(model, precision='float32').retime(frames, 30, 15))  # positions 0, 2, 4
   assert len(halved) == 3 and halved[1] is frames[2] and halved[2] is frames[4]
 
 
 def test_retime_recursive_uses_dyadic_midpoints(model):
   frames = _frames(2)
-  interp = Interpolator(model)
+  interp = Interpolator(model, precision='float32')
   out = list(interp.retime(frames, 1, 2))  # positions 0, 0.5, 1, 1.5 (last frame held)
   assert len(out) == 4 and out[0] is frames[0] and out[2] is frames[1] and out[3] is frames[1]
   np.testing.assert_allclose(out[1], interp.interpolate(*frames, 0.5), atol=1e-5)
@@ -128,7 +128,7 @@ def test_dyadic_numerator():
 
 def test_tiled_interpolation_runs_with_reuse(model):
   frames = _frames(3, h=40, w=60)
-  interp = Interpolator(model, max_tile_pixels=32 * 32, tile_overlap=8)
+  interp = Interpolator(model, precision='float32', max_tile_pixels=32 * 32, tile_overlap=8)
   assert len(interp.tiles(40, 60)) > 1
   out = list(interp.interpolate_recursively(frames, 1))
   assert len(out) == 5 and out[1].shape == (40, 60, 3)
@@ -136,11 +136,11 @@ def test_tiled_interpolation_runs_with_reuse(model):
 
 
 def test_memory_cap_sets_tile_size(model):
-  small = Interpolator(model, max_memory_gb=1.0)
-  large = Interpolator(model, max_memory_gb=4.0)
+  small = Interpolator(model, precision='float32', max_memory_gb=1.0)
+  large = Interpolator(model, precision='float32', max_memory_gb=4.0)
   assert 0 < small.max_tile_pixels < large.max_tile_pixels
   with pytest.raises(ValueError):
-    Interpolator(model, max_memory_gb=0.1)
+    Interpolator(model, precision='float32', max_memory_gb=0.1)
 
 
 def test_from_path(tmp_path, model, monkeypatch):
@@ -155,13 +155,13 @@ def test_from_path(tmp_path, model, monkeypatch):
 
 def test_interpolate_at_modes(model):
   x0, x1 = _frames(2)
-  recursive = Interpolator(model)
+  recursive = Interpolator(model, precision='float32')
   out = recursive.interpolate_at(x0, x1, [0.0, 0.25, 0.5, 1.0])
   assert out[0] is not None and np.array_equal(out[0], x0) and np.array_equal(out[3], x1)
   mid = recursive.interpolate(x0, x1, 0.5)
   np.testing.assert_allclose(out[2], mid, atol=1e-5)
   np.testing.assert_allclose(out[1], recursive.interpolate(x0, mid, 0.5), atol=1e-5)
-  direct = Interpolator(model, time_mode='direct')
+  direct = Interpolator(model, precision='float32', time_mode='direct')
   np.testing.assert_allclose(direct.interpolate_at(x0, x1, [0.3])[0],
                              direct.interpolate(x0, x1, 0.3), atol=1e-5)
   assert recursive.cache_stats['bytes'] == 0
@@ -178,8 +178,8 @@ def _mirror_average(model, x0, x1, t):
 
 def test_flip_ensemble_averages_the_mirrored_pair(model):
   x0, x1 = _frames(2)
-  plain = Interpolator(model).interpolate(x0, x1, 0.4)
-  ensemble = Interpolator(model, flip_ensemble=True)
+  plain = Interpolator(model, precision='float32').interpolate(x0, x1, 0.4)
+  ensemble = Interpolator(model, precision='float32', flip_ensemble=True)
   out = ensemble.interpolate(x0, x1, 0.4)
   np.testing.assert_allclose(out, _mirror_average(model, x0, x1, 0.4), atol=1e-5)
   assert np.abs(out - plain).max() > 1e-3  # a random model is not mirror-symmetric
@@ -191,11 +191,11 @@ def test_flip_ensemble_averages_the_mirrored_pair(model):
 
 def test_flip_ensemble_in_recursion_and_tiles(model):
   frames = _frames(2, h=40, w=60, seed=3)
-  whole = Interpolator(model, flip_ensemble=True)
+  whole = Interpolator(model, precision='float32', flip_ensemble=True)
   mid = list(whole.interpolate_recursively(frames, 1))[1]
   np.testing.assert_allclose(mid, _mirror_average(model, *frames, 0.5), atol=1e-5)
   assert whole.cache_stats['bytes'] == 0  # mirrored features are released too
-  tiled = Interpolator(model, flip_ensemble=True, max_tile_pixels=32 * 32, tile_overlap=8)
+  tiled = Interpolator(model, precision='float32', flip_ensemble=True, max_tile_pixels=32 * 32, tile_overlap=8)
   assert len(tiled.tiles(40, 60)) > 1
   tiled_mid = list(tiled.interpolate_recursively(frames, 1))[1]
   # Each tile is flip-averaged on its own, then the tiles are blended as usual.

@@ -58,8 +58,8 @@ def test_tiled_matches_untiled_with_reference_weights(shared_dir, film_small_fix
   seq = os.path.join(shared_dir, 'benchmarks', 'middlebury_other', 'RubberWhale')
   x0 = read_image(os.path.join(seq, 'frame10.png'))[:256, :512]
   x1 = read_image(os.path.join(seq, 'frame11.png'))[:256, :512]
-  reference = Interpolator(model).interpolate(x0, x1, 0.5)
-  tiled_interp = Interpolator(model, max_tile_pixels=256 * 320, tile_overlap=128)
+  reference = Interpolator(model, precision='float32').interpolate(x0, x1, 0.5)
+  tiled_interp = Interpolator(model, precision='float32', max_tile_pixels=256 * 320, tile_overlap=128)
   tiles = tiled_interp.tiles(256, 512)
   assert [(t.x0, t.w) for t in tiles] == [(0, 320), (192, 320)]
   tiled = tiled_interp.interpolate(x0, x1, 0.5)
