@@ -1,0 +1,81 @@
+"""Checkpoint averaging and the learning-curve tool (film.training.checkpoint_tools)."""
+from __future__ import annotations
+
+import csv
+import json
+import os
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from film import model_io
+from film.config import FilmConfig
+from film.model import FilmNet, named_variables
+from film.training import checkpoint_tools
+
+CONFIG = FilmConfig(pyramid_levels=3, fusion_pyramid_levels=3, specialized_levels=2,
+                    sub_levels=2, flow_convs=(1, 1, 1), flow_filters=(4, 4, 4), filters=4)
+
+
+def _run_with_checkpoints(run_dir, steps):
+  """A run folder with checkpoints whose every weight equals the step number."""
+  os.makedirs(os.path.join(run_dir, 'checkpoints'))
+  with open(os.path.join(run_dir, 'run_info.json'), 'w') as f:
+    json.dump({'configs': {'model': CONFIG.to_dict()}}, f)
+  model = FilmNet(CONFIG)
+  step = tf.Variable(0, dtype=tf.int64)
+  checkpoint = tf.train.Checkpoint(model=model, step=step)
+  for s in steps:
+    for v in model.trainable_variables:
+      v.assign(tf.fill(v.shape, float(s)))
+    step.assign(s)
+    checkpoint.write(os.path.join(run_dir, 'checkpoints', f'ckpt-{s}'))
+  return model
+
+
+def test_average_of_checkpoints_and_a_model(tmp_path):
+  run = str(tmp_path / 'run')
+  model = _run_with_checkpoints(run, [250, 500, 750])
+  assert sorted(checkpoint_tools.checkpoint_steps(run)) == [250, 500, 750]
+  for v in model.trainable_variables:
+    v.assign(tf.fill(v.shape, 1500.0))
+  extra = model_io.save_model(model, str(tmp_path / 'extra'))
+  out = checkpoint_tools.average(run, [250, 750], str(tmp_path / 'avg'), 'float16',
+                                 also_models=[extra], metadata={'why': 'test'})
+  manifest = model_io.read_manifest(out)
+  assert manifest['storage_dtype'] == 'float16'
+  assert manifest['metadata']['averaged'] == ['ckpt-250', 'ckpt-750', 'extra']
+  assert manifest['metadata']['why'] == 'test'
+  loaded = model_io.load_model(out)
+  for name, v in named_variables(loaded).items():
+    np.testing.assert_allclose(v.numpy(), (250 + 750 + 1500) / 3, rtol=1e-3, err_msg=name)
+
+
+def test_average_names_missing_steps(tmp_path):
+  run = str(tmp_path / 'run')
+  _run_with_checkpoints(run, [250])
+  with pytest.raises(ValueError, match=r'no checkpoint for steps \[500\]'):
+    checkpoint_tools.average(run, [250, 500], str(tmp_path / 'avg'))
+
+
+def test_curve_rows_and_best(tmp_path, monkeypatch):
+  run = str(tmp_path / 'run')
+  _run_with_checkpoints(run, [250, 300, 500])
+  seen = []
+
+  def fake_evaluate(model_dir, benchmarks):
+    value = float(model_io.load_model(model_dir).trainable_variables[0].numpy().flat[0])
+    seen.append(value)
+    return {f'{name}_psnr': value / 10 for name in benchmarks}
+
+  monkeypatch.setattr(checkpoint_tools, 'evaluate_model', fake_evaluate)
+  output = str(tmp_path / 'curve.csv')
+  checkpoint_tools.curve(run, output, {'validation': 'unused', 'test': 'unused'}, every=250)
+  assert seen == [250.0, 500.0]  # 300 is not a multiple of 250.
+  checkpoint_tools.curve(run, output, {'validation': 'unused'}, every=250)  # nothing new
+  with open(output) as f:
+    rows = list(csv.DictReader(f))
+  assert [r['label'] for r in rows] == ['ckpt-250', 'ckpt-500']
+  assert float(rows[1]['validation_psnr']) == 50.0
+  assert checkpoint_tools.best(output, 'validation')[0]['label'] == 'ckpt-500'
