@@ -6,7 +6,8 @@ its `_CHECKPOINTABLE_OBJECT_GRAPH` maps every Keras `full_name` (e.g.
 variables (`feat_net/`, `predict_flow/`, `fusion/`; optimizer slots and counters are ignored),
 renumber the auto-named fusion convs by creation order, and assign them to a `FilmNet`.
 Everything but the pyramid depth can be read off the variable shapes; the depth comes from the
-caller, a gin file beside the checkpoint, or defaults to FILM's published 7 levels.
+caller, a gin file beside the checkpoint, or defaults to FILM's published 7 levels
+(`film_config`). Building the network from the arrays is `film.model_io.load_film_checkpoint`.
 """
 from __future__ import annotations
 
@@ -21,8 +22,7 @@ from absl import logging
 from tensorflow.core.protobuf import trackable_object_graph_pb2
 
 from film.config import FilmConfig
-from film.model import FilmNet
-from film.model_io import ModelLoadError, assign_weights
+from film.model_errors import ModelLoadError
 
 _NETWORK_SCOPES = ('feat_net/', 'predict_flow/', 'fusion/')
 _FUSION_CONV = re.compile(r'^fusion/conv2d(?:_(\d+))?/(kernel|bias)$')
@@ -138,15 +138,18 @@ def _pyramid_levels_from_gin(path: str) -> Optional[int]:
   return None
 
 
-def load_film_checkpoint(path: str, config: Optional[FilmConfig] = None) -> FilmNet:
-  """Builds a FilmNet holding the weights of a FILM checkpoint (strict: all or nothing)."""
-  arrays = read_film_variables(path)
-  if config is None:
+def film_config(path: str, arrays: dict[str, np.ndarray],
+                pyramid_levels: Optional[int] = None) -> FilmConfig:
+  """The config of the FILM checkpoint at `path` with variables `arrays`.
+
+  The one place the pyramid depth (not stored in checkpoints) is decided: `pyramid_levels`
+  when given, else a `model.pyramid_levels` binding in a gin file beside the checkpoint, else
+  FILM's published 7. The rest is read off the variable shapes (`infer_config`).
+  """
+  levels = pyramid_levels
+  if levels is None:
     levels = _pyramid_levels_from_gin(path)
-    if levels is None:
-      levels = 7
-      logging.info('No pyramid_levels given for %s: using FILM\'s published 7', path)
-    config = infer_config(arrays, levels)
-  model = FilmNet(config)
-  assign_weights(model, arrays, path)
-  return model
+  if levels is None:
+    levels = 7
+    logging.info('No pyramid_levels given for %s: using FILM\'s published 7', path)
+  return infer_config(arrays, levels)

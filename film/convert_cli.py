@@ -25,17 +25,14 @@ def convert(film_path: str, output: str, pyramid_levels: int | None = None,
             config_json: str | None = None, float16: bool = False,
             overwrite: bool = False) -> str:
   """Converts a FILM checkpoint to our model directory; returns the output path."""
-  from film import checkpoint_convert, model_io
+  from film import model_io
   from film.config import FilmConfig
   config = None
-  arrays = checkpoint_convert.read_film_variables(film_path)
   if config_json:
     with open(config_json) as f:
       data = json.load(f)
     config = FilmConfig.from_dict(data.get('config', data))
-  elif pyramid_levels is not None:
-    config = checkpoint_convert.infer_config(arrays, pyramid_levels)
-  model = checkpoint_convert.load_film_checkpoint(film_path, config=config)
+  model = model_io.load_film_checkpoint(film_path, config=config, pyramid_levels=pyramid_levels)
   return model_io.save_model(model, output, storage_dtype='float16' if float16 else 'float32',
                              metadata={'converted_from': film_path}, overwrite=overwrite)
 

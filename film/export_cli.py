@@ -40,13 +40,8 @@ def main(argv: list[str]) -> None:
   elif not os.path.exists(path):
     sys.exit(f'{PROG}: error: model {path} does not exist; pass --model DIR')
   from film import export, model_io
-  config = None
   try:
-    if _LEVELS.value is not None and not model_io.is_model_dir(path):
-      from film import checkpoint_convert
-      config = checkpoint_convert.infer_config(checkpoint_convert.read_film_variables(path),
-                                               _LEVELS.value)
-    model = model_io.load_model(path, config=config)
+    model = model_io.load_model(path, pyramid_levels=_LEVELS.value)
     out = export.export_saved_model(model, _OUTPUT.value, overwrite=_OVERWRITE.value)
   except (ValueError, OSError) as e:
     sys.exit(f'{PROG}: error: {e}')

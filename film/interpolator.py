@@ -333,11 +333,7 @@ class Interpolator:
             f'No default model is installed (expected {DEFAULT_MODEL_DIR}); pass --model DIR '
             'with a film model directory or a FILM SavedModel directory')
       path = DEFAULT_MODEL_DIR
-    if config is None and pyramid_levels is not None and not model_io.is_model_dir(path):
-      from film import checkpoint_convert
-      config = checkpoint_convert.infer_config(checkpoint_convert.read_film_variables(path),
-                                               pyramid_levels)
-    return cls(model_io.load_model(path, config=config), **kwargs)
+    return cls(model_io.load_model(path, config=config, pyramid_levels=pyramid_levels), **kwargs)
 
   # ---------------------------------------------------------------------------------------
   # Tiled evaluation with feature reuse.

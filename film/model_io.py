@@ -18,17 +18,15 @@ from typing import Any, Optional
 import numpy as np
 
 from film import atomic
+from film import checkpoint_convert
 from film.config import FilmConfig
 from film.model import FilmNet, count_parameters, named_variables
+from film.model_errors import ModelLoadError
 
 MANIFEST = 'film_model.json'
 WEIGHTS = 'weights.npz'
 FORMAT_NAME = 'film-model'
 FORMAT_VERSION = 1
-
-
-class ModelLoadError(ValueError):
-  """A model directory or checkpoint is missing, incomplete or does not match its config."""
 
 
 def is_model_dir(path: str) -> bool:
@@ -91,10 +89,27 @@ def assign_weights(model: FilmNet, arrays: dict[str, np.ndarray], source: str) -
     v.assign(np.asarray(arrays[name], dtype=np.float32))
 
 
-def load_model(path: str, config: Optional[FilmConfig] = None) -> FilmNet:
+def load_film_checkpoint(path: str, config: Optional[FilmConfig] = None,
+                         pyramid_levels: Optional[int] = None) -> FilmNet:
+  """Builds a FilmNet holding the weights of a FILM checkpoint (strict: all or nothing).
+
+  `config` wins; else the config is read off the checkpoint with `pyramid_levels` (default:
+  a gin file beside it, else 7; `film.checkpoint_convert.film_config`).
+  """
+  arrays = checkpoint_convert.read_film_variables(path)
+  if config is None:
+    config = checkpoint_convert.film_config(path, arrays, pyramid_levels)
+  model = FilmNet(config)
+  assign_weights(model, arrays, path)
+  return model
+
+
+def load_model(path: str, config: Optional[FilmConfig] = None,
+               pyramid_levels: Optional[int] = None) -> FilmNet:
   """Loads our model directory, or converts a FILM SavedModel / training checkpoint.
 
-  `config` is only used for FILM checkpoints (whose pyramid depth is not stored in them).
+  `config` and `pyramid_levels` are only used for FILM checkpoints, whose pyramid depth is not
+  stored in them (see `load_film_checkpoint`); a model directory has its own config.
   """
   if not os.path.exists(path):
     raise ModelLoadError(f'Model path {path} does not exist; pass a film model directory '
@@ -111,5 +126,4 @@ def load_model(path: str, config: Optional[FilmConfig] = None) -> FilmNet:
     model = FilmNet(model_config)
     assign_weights(model, arrays, weights_path)
     return model
-  from film import checkpoint_convert  # Lazy: only FILM checkpoints need it.
-  return checkpoint_convert.load_film_checkpoint(path, config=config)
+  return load_film_checkpoint(path, config, pyramid_levels)

@@ -280,7 +280,7 @@ def test_output_flags_required_and_exclusive(images, model_dir, tmp_path):
 
 def test_cli_runs_a_film_release_saved_model(images, film_small_fixture, tmp_path):
   """`--model` pointing at a FILM SavedModel directory: converted on the fly, same frames."""
-  from film.checkpoint_convert import load_film_checkpoint
+  from film.model_io import load_film_checkpoint
   from film.config import SMALL
   out_dir = tmp_path / 'frames'
   release = os.path.join(film_small_fixture, 'saved_model')

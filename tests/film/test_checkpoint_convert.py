@@ -45,7 +45,7 @@ def test_converter_maps_every_published_variable(shared_dir, tmp_path):
   assert len(read) == 82
   config = checkpoint_convert.infer_config(read, pyramid_levels=7)
   assert config == PUBLISHED
-  model = checkpoint_convert.load_film_checkpoint(folder)  # default depth: published 7
+  model = model_io.load_film_checkpoint(folder)  # default depth: published 7
   variables = {n: v.numpy() for n, v in model_io.named_variables(model).items()}
   np.testing.assert_array_equal(variables['fusion/conv2d/kernel'],
                                 arrays['fusion/conv2d_13/kernel'])
@@ -65,13 +65,13 @@ def test_missing_variable_is_an_error_listing_it(film_small_fixture, tmp_path):
   del arrays['fusion/conv2d_4/bias']
   folder = _write_film_style_checkpoint(str(tmp_path / 'partial'), arrays)
   with pytest.raises(model_io.ModelLoadError, match=r'missing 1: \[.fusion/conv2d_4/bias.\]'):
-    checkpoint_convert.load_film_checkpoint(folder, SMALL)
+    model_io.load_film_checkpoint(folder, SMALL)
 
 
 def test_wrong_config_is_an_error(film_small_fixture):
   wrong = FilmConfig(pyramid_levels=5, fusion_pyramid_levels=5, filters=32)
   with pytest.raises(model_io.ModelLoadError, match='shape mismatch'):
-    checkpoint_convert.load_film_checkpoint(os.path.join(film_small_fixture, 'saved_model'), wrong)
+    model_io.load_film_checkpoint(os.path.join(film_small_fixture, 'saved_model'), wrong)
 
 
 def test_not_a_checkpoint(tmp_path):
@@ -119,7 +119,7 @@ def test_reads_a_training_checkpoint_with_optimizer_state(film_small_fixture, tm
   manager = tf.train.CheckpointManager(checkpoint, str(tmp_path / 'train_dir'), max_to_keep=1)
   manager.save()
   (tmp_path / 'train_dir' / 'config.gin').write_text('model.pyramid_levels = 5\n')
-  model = checkpoint_convert.load_film_checkpoint(str(tmp_path / 'train_dir'))
+  model = model_io.load_film_checkpoint(str(tmp_path / 'train_dir'))
   assert model.config == SMALL  # depth read from the gin file beside the checkpoint
   got = model_io.named_variables(model)['fusion/conv2d_7/kernel'].numpy()
   np.testing.assert_array_equal(got, arrays['fusion/conv2d_7/kernel'])

@@ -8,7 +8,7 @@ import pytest
 import tensorflow as tf
 
 from film import model_io
-from film.checkpoint_convert import load_film_checkpoint
+from film.model_io import load_film_checkpoint
 from film.config import PUBLISHED, FilmConfig
 from film.model import FilmNet, count_parameters, named_variables
 from film.padding import pad_to_alignment

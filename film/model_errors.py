@@ -1,0 +1,5 @@
+"""The one error of model loading, shared by `film.model_io` and `film.checkpoint_convert`."""
+
+
+class ModelLoadError(ValueError):
+  """A model directory or checkpoint is missing, incomplete or does not match its config."""
