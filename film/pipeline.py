@@ -2,7 +2,8 @@
 `film-interpolate`; usable from notebooks and services without the CLI).
 
     source = resolve_inputs(['clip.mp4'])                 # validates everything up front
-    run(source, Options(output_video='out.mp4', times_to_interpolate=2), model_path=...)
+    run(source, Options(output_video='out.mp4', times_to_interpolate=2),
+        Interpolator.from_path())                         # or a model directory
 
 Inputs (`resolve_inputs`): two or more image files (a sequence, in the given order), one folder
 of frames (image files in natural order: frame_2 before frame_10), or one video file.

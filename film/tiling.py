@@ -139,11 +139,3 @@ class TileAccumulator:
     """The blended [height,width,C] float32 image."""
     return self.acc / np.maximum(self.wsum, 1e-12)
 
-
-def blend_tiles(tiles: list[Tile], outputs: list[np.ndarray], height: int,
-                width: int) -> np.ndarray:
-  """Blends per-tile outputs [h,w,C] into one [height,width,C] float32 image."""
-  acc = TileAccumulator(height, width, outputs[0].shape[-1])
-  for tile, out in zip(tiles, outputs):
-    acc.add(tile, out)
-  return acc.result()

@@ -37,8 +37,10 @@ def test_choose_tile_size_is_aligned_and_bounded():
 
 def test_accumulator_blends_constant_exactly():
   tiles = tiling.make_tiles(90, 130, 64, 64, 20)
-  out = tiling.blend_tiles(tiles, [np.full((t.h, t.w, 3), 0.3, np.float32) for t in tiles], 90,
-                           130)
+  accumulator = tiling.TileAccumulator(90, 130, 3)
+  for t in tiles:
+    accumulator.add(t, np.full((t.h, t.w, 3), 0.3, np.float32))
+  out = accumulator.result()
   np.testing.assert_allclose(out, 0.3, atol=1e-6)
 
 
