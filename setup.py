@@ -81,7 +81,7 @@ setup(
             'film-eval=film.eval.eval_cli:run',
             'film-create-tfrecords=film.datasets.create_tfrecords_cli:run',
             'film-fetch-bbb=film.datasets.fetch_big_buck_bunny:run',
-            'film-fetch-weights=film.pretrained:run',
+            'film-fetch-weights=film.training.pretrained:run',
             'film-train=film.training.train_cli:run',
             'film-export-checkpoint=film.training.train_cli:run_export',
         ],

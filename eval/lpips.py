@@ -5,13 +5,14 @@ For images `a`, `b` (`[B,H,W,3]` float32 in [0,1]):
 1. map to [-1,1] (`2x - 1`) and apply the LPIPS scaling layer `(x - shift) / scale` with
    `shift = (-0.030, -0.088, -0.188)`, `scale = (0.458, 0.448, 0.450)`;
 2. take backbone activations at five layers: VGG-16 relu1_2, relu2_2, relu3_3, relu4_3,
-   relu5_3 or AlexNet relu1..relu5 (torchvision geometry, see `film.pretrained`);
+   relu5_3 or AlexNet relu1..relu5 (torchvision geometry, see `film.training.pretrained`);
 3. unit-normalise every feature vector over channels (`f / (||f||_2 + 1e-10)`);
 4. squared difference, weighted sum over channels by the non-negative linear head of that
    layer (a 1x1 conv without bias), mean over the layer's spatial positions;
 5. sum over the five layers -> `[B]` distances (0 for identical images).
 
-Weights come from `film.pretrained` (fetch with `film-fetch-weights --output_dir DIR`).
+Weights come from `film.training.pretrained` (beside the perceptual losses that share them;
+fetch with `film-fetch-weights --output_dir DIR`).
 Works for any H, W >= 16 (VGG) or >= 31 (AlexNet); no resizing is done.
 """
 from __future__ import annotations
@@ -22,7 +23,7 @@ from typing import Mapping, Sequence
 import numpy as np
 import tensorflow as tf
 
-from film import pretrained
+from film.training import pretrained
 
 LPIPS_SHIFT = (-0.030, -0.088, -0.188)
 LPIPS_SCALE = (0.458, 0.448, 0.450)
@@ -48,7 +49,7 @@ class LPIPS:
 
   def __init__(self, net: str = 'vgg', weights_dir: str | os.PathLike[str] | None = None):
     """Loads (SHA-checked) weights from `weights_dir` (default `$FILM_WEIGHTS_DIR`, else
-    `~/.cache/film/weights`); raises `film.pretrained.MissingWeightsError` if absent."""
+    `~/.cache/film/weights`); raises `film.training.pretrained.MissingWeightsError` if absent."""
     if net not in MIN_SIZE:
       raise ValueError(f"net must be 'vgg' or 'alex', got {net!r}")
     load = pretrained.load_vgg16 if net == 'vgg' else pretrained.load_alexnet
@@ -58,7 +59,7 @@ class LPIPS:
   @classmethod
   def from_params(cls, net: str, backbone: Mapping[str, np.ndarray],
                   heads: Sequence[np.ndarray]) -> 'LPIPS':
-    """Builds the metric from explicit parameters (same layout as the `film.pretrained`
+    """Builds the metric from explicit parameters (same layout as the `film.training.pretrained`
     loaders; channel counts may be anything consistent), e.g. for tests."""
     if net not in MIN_SIZE:
       raise ValueError(f"net must be 'vgg' or 'alex', got {net!r}")

@@ -66,7 +66,7 @@ import numpy as np
 import tensorflow as tf
 
 from film import image_metrics
-from film import pretrained
+from film.training import pretrained
 
 Example = Mapping[str, tf.Tensor]
 Prediction = Mapping[str, tf.Tensor]
@@ -130,7 +130,7 @@ def load_backbone(name: str = 'vgg19', weights_path: Optional[str] = None) -> Pe
       directory. None: `$FILM_WEIGHTS_DIR`, else `~/.cache/film/weights`.
 
   Raises:
-    film.pretrained.MissingWeightsError: with the fetch command / download hint.
+    film.training.pretrained.MissingWeightsError: with the fetch command / download hint.
   """
   if name not in BACKBONES:
     raise ValueError(f'unknown VGG backbone {name!r}; choose from {BACKBONES}')
@@ -292,7 +292,7 @@ def get_loss(name: str, perceptual: Optional[PerceptualConfig] = None) -> LossFn
 
   Raises:
     KeyError: unknown name.
-    film.pretrained.MissingWeightsError: 'vgg'/'style' without the backbone's weight file.
+    film.training.pretrained.MissingWeightsError: 'vgg'/'style' without the backbone's weight file.
   """
   if name in _SIMPLE_LOSSES:
     return _SIMPLE_LOSSES[name]

