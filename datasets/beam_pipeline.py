@@ -107,9 +107,9 @@ def split_clip(clip: Clip, options: triplets_lib.WindowOptions,
   if clip.kind == 'folder':
     length = len(clip.files)
   else:
-    length = frames_lib.video_info(clip.path).num_frames  # An estimate for the last chunk.
+    length = frames_lib.video_info(clip.path).num_frames  # Exact (packets counted).
   end = length if clip.end is None else min(clip.end, length)
-  last_start = end - 1 - options.gap  # May exceed the true last start only for videos (estimate).
+  last_start = end - 1 - options.gap
   open_end = None if clip.end is None else last_start + 1  # None: read to the end of the clip.
   if chunk_frames <= 0 or last_start - clip.start < chunk_frames:
     return [ClipChunk(clip, clip.start, open_end)]
@@ -171,11 +171,11 @@ def _remove(path: str) -> None:
     FileSystems.delete([path])
 
 
-def _counters(result) -> dict[str, int]:
-  """Our metric counters summed over steps; {} when the runner reports no metrics."""
+def metric_counters(result, namespace: str = METRICS_NAMESPACE) -> dict[str, int]:
+  """The metric counters of `namespace` summed over steps; {} when the runner reports none."""
   counts: dict[str, int] = {}
   try:
-    query = result.metrics().query(MetricsFilter().with_namespace(METRICS_NAMESPACE))
+    query = result.metrics().query(MetricsFilter().with_namespace(namespace))
   except (NotImplementedError, AttributeError):
     return counts
   for counter in query['counters']:
@@ -215,7 +215,7 @@ def run_records_pipeline(build: Callable[[beam.Pipeline], beam.PCollection], out
     result = pipeline.run()
     result.wait_until_finish()
     elapsed = time.time() - started
-    counts = _counters(result)
+    counts = metric_counters(result)
     shards = sorted(m.path for m in FileSystems.match(
         [frames_lib.join(temp_dir, f'{SHARD_PREFIX}-*{SHARD_SUFFIX}')])[0].metadata_list)
     if counts and not counts.get('records'):  # Counters are there, but none was written.

@@ -1,0 +1,571 @@
+"""Batch interpolation: many frame folders, videos and image pairs in one Apache Beam job.
+
+The library behind `film-interpolate-batch` (`eval/batch_cli.py`); notebooks and services call
+`find_items` and `run_batch` directly.
+
+    items = find_items(['clips/*.mp4', 'shots/*/'], list_files=['pairs.txt'])
+    summary = run_batch(items, 'out', model=None, options=pipeline.Options(times_to_interpolate=2))
+
+Items (`Item`): a frame folder, a video file, or two or more image files (a "pair" line of a
+list file). Each item is interpolated exactly as `film-interpolate` would (`film.pipeline.run`
+with an `Interpolator` built from the same arguments: streaming, tiling, memory cap, scene cuts).
+
+Output layout, mirroring the input names under `output_root`:
+
+    <output_root>/<name>/frames/frame_000000.png ...    (PNG frames, when asked for)
+    <output_root>/<name>/<last part of name>.mp4        (video, when asked for)
+    <output_root>/<name>/film_batch_item.json           (result record: the "finished" marker)
+    <output_root>/batch_manifest.jsonl                  (one row per item of the last run)
+
+An item is built in a hidden temporary sibling `.<name>.tmp-*` and renamed into place when
+complete, so `<output_root>/<name>/` exists only for finished items (a killed job leaves only
+hidden temporaries, removed when the item is redone). A rerun skips finished items (resume);
+`overwrite=True` redoes them. An item that fails (corrupt file, too few frames, ...) gets a
+one-line reason in the manifest and does not stop the others.
+
+Beam: the model is loaded (and its graphs traced) once per worker process, in `DoFn.setup`, and
+shared by the DoFn instances of that process. Without `--runner` the job runs in this process
+on Beam's local FnApiRunner (TensorFlow's own threads use every core for each item);
+`num_workers > 1` runs that many local worker processes, each with its share of the cores and
+of the memory cap. Other runners (Dataflow, Flink, Spark) get the pipeline args unchanged; the
+inputs, the model and `output_root` must then be paths every worker can read and write (a
+shared mount, e.g. NFS or GCS FUSE): items are read and written with ordinary file I/O and
+ffmpeg. Beam counters (namespace `film_batch`): `items_done`, `items_failed`, `frames_written`,
+`model_loads`, and the distribution `item_milliseconds`.
+"""
+from __future__ import annotations
+
+import csv
+import dataclasses
+import glob
+import io
+import json
+import os
+import shutil
+import socket
+import tempfile
+import threading
+import time
+import uuid
+from typing import Any, Optional, Sequence
+
+from absl import logging
+import apache_beam as beam
+from apache_beam.metrics.metric import Metrics, MetricsFilter
+
+from film import atomic, image_io, pipeline, video_io
+
+METRICS_NAMESPACE = 'film_batch'
+ITEM_RECORD = 'film_batch_item.json'
+FRAMES_DIR = 'frames'
+MANIFEST_NAME = 'batch_manifest.jsonl'
+OUTPUTS = ('auto', 'frames', 'video', 'both')
+VIDEO_FORMATS = ('mp4', 'gif', 'mov', 'mkv')
+RUN_DIR_PREFIX = '.film-batch-run-'
+MANIFEST_FIELDS = ('item', 'status', 'frames', 'seconds', 'reason', 'kind', 'inputs', 'outputs')
+DONE, SKIPPED, FAILED = 'done', 'skipped', 'failed'
+# Errors in an item that are the item's fault: reported by their message alone.
+ITEM_ERRORS = (pipeline.InputError, image_io.ImageReadError, video_io.VideoReadError)
+
+
+@dataclasses.dataclass(frozen=True)
+class Item:
+  """One unit of work.
+
+  name: output name relative to the output root, '/'-separated (e.g. 'shots/a' for
+    'in/shots/a.mp4' globbed from 'in/*/*.mp4').
+  kind: 'folder' (a frame folder), 'video' (a video file) or 'pair' (two or more image files,
+    interpolated in the given order).
+  inputs: the input paths (one for folders and videos).
+  """
+  name: str
+  kind: str
+  inputs: tuple[str, ...]
+
+
+@dataclasses.dataclass(frozen=True)
+class BatchJob:
+  """Everything a worker needs (picklable plain data).
+
+  model: model directory / FILM SavedModel, or None for the default model.
+  interpolator_kwargs: keyword arguments of `Interpolator.from_path` (memory cap, tiling, ...).
+  options: `film.pipeline.Options` template; its output paths are set per item.
+  outputs: 'auto' (frames for folders and pairs, a video for videos), 'frames', 'video', 'both'.
+  video_format: container of video outputs ('mp4', 'gif', 'mov', 'mkv').
+  output_root: where the items' folders go.
+  run_dir: this run's scratch folder (per-item result records, read by the driver).
+  intra_op_threads: TensorFlow intra-op threads per worker process (None: TensorFlow's default).
+  """
+  model: Optional[str]
+  interpolator_kwargs: dict[str, Any]
+  options: pipeline.Options
+  outputs: str
+  video_format: str
+  output_root: str
+  run_dir: str
+  intra_op_threads: Optional[int] = None
+
+
+# ------------------------------------------------------------------------------ finding items
+
+def _glob_base(pattern: str) -> str:
+  """The leading folders of `pattern` that contain no wildcard ('' for the current folder)."""
+  parts = pattern.rstrip('/').split('/')
+  fixed = []
+  for part in parts[:-1]:
+    if glob.has_magic(part):
+      break
+    fixed.append(part)
+  if len(fixed) == len(parts) - 1 and not glob.has_magic(parts[-1]):
+    return '/'.join(fixed)  # No wildcard at all: names are relative to the parent.
+  return '/'.join(fixed) or ('/' if pattern.startswith('/') else '')
+
+
+def _relative_name(path: str, base: str) -> str:
+  rel = os.path.relpath(os.path.abspath(path), os.path.abspath(base or '.'))
+  if rel.startswith('..') or os.path.isabs(rel):
+    rel = os.path.basename(os.path.normpath(path))
+  return rel.replace(os.sep, '/')
+
+
+def _is_video(path: str) -> bool:
+  return path.lower().endswith(video_io.VIDEO_EXTENSIONS)
+
+
+def _item_for_path(path: str, base: str) -> Optional[Item]:
+  """A folder or video item for `path`, or None (with a warning) for other files."""
+  if _is_video(path) and not os.path.isdir(path):
+    return Item(os.path.splitext(_relative_name(path, base))[0], 'video', (path,))
+  if os.path.isdir(path) or not os.path.exists(path):  # A missing path fails as its item.
+    return Item(_relative_name(path, base), 'folder', (path,))
+  logging.warning('Skipping %s: not a folder or a video%s', path,
+                  ' (list image pairs in --input_list)' if path.lower().endswith(
+                      image_io.IMAGE_EXTENSIONS) else '')
+  return None
+
+
+def _list_file_items(list_file: str) -> list[Item]:
+  """Items of a list file: one per line, `PATH` (folder or video) or image paths separated by
+  tabs (or by spaces when no tab is present and the line is not itself a path). Relative paths
+  are relative to the list file's folder; blank lines and lines starting with '#' are ignored."""
+  if not os.path.isfile(list_file):
+    raise pipeline.InputError(f'--input_list {list_file} does not exist; check the path')
+  base = os.path.dirname(list_file)
+  items = []
+  with open(list_file, encoding='utf-8') as f:
+    for line in f:
+      line = line.strip()
+      if not line or line.startswith('#'):
+        continue
+      if '\t' in line:
+        fields = [p.strip() for p in line.split('\t') if p.strip()]
+      elif os.path.exists(os.path.join(base, line)):
+        fields = [line]
+      else:
+        fields = line.split()
+      paths = [os.path.join(base, p) for p in fields]
+      if len(paths) == 1:
+        item = _item_for_path(paths[0], base)
+        if item:
+          items.append(item)
+        continue
+      stems = [os.path.splitext(os.path.basename(p))[0] for p in paths]
+      folder = os.path.dirname(_relative_name(paths[0], base))
+      name = '/'.join(filter(None, [folder, f'{stems[0]}-{stems[-1]}']))
+      items.append(Item(name, 'pair', tuple(paths)))
+  return items
+
+
+def find_items(patterns: Sequence[str] = (), list_files: Sequence[str] = ()) -> list[Item]:
+  """Items from glob patterns (each match: a frame folder or a video) and list files.
+
+  Glob matches are named relative to the pattern's leading wildcard-free folders
+  ('in/*/*.mp4' -> 'shots/a' for 'in/shots/a.mp4'; video extensions are dropped); other files
+  are skipped with a warning. Raises `film.pipeline.InputError` when a pattern matches nothing,
+  nothing is found at all, or two items would write the same output name.
+  """
+  items: list[Item] = []
+  for pattern in patterns:
+    matches = sorted(glob.glob(pattern, recursive=True), key=lambda p: [image_io.natural_key(part) for part in p.split('/')])
+    if not matches:
+      raise pipeline.InputError(f'--inputs {pattern} matches nothing; check the pattern (quote it '
+                                'so that the shell does not expand it)')
+    base = _glob_base(pattern)
+    items.extend(i for i in (_item_for_path(m.rstrip('/'), base) for m in matches) if i)
+  for list_file in list_files:
+    items.extend(_list_file_items(list_file))
+  unique, by_name = [], {}
+  for item in items:
+    previous = by_name.get(item.name)
+    if previous is None:
+      by_name[item.name] = item
+      unique.append(item)
+    elif [os.path.abspath(p) for p in previous.inputs] != [os.path.abspath(p) for p in item.inputs]:
+      raise pipeline.InputError(f'{", ".join(previous.inputs)} and {", ".join(item.inputs)} would '
+                                f'both write {item.name}; rename one of them')
+  if not unique:
+    raise pipeline.InputError('no items found; pass --inputs GLOB (frame folders or videos) and/or '
+                              '--input_list FILE')
+  return unique
+
+
+# ------------------------------------------------------------------------------ one item
+
+def item_dir(output_root: str, item: Item) -> str:
+  return os.path.join(output_root, *item.name.split('/'))
+
+
+def is_finished(output_root: str, item: Item) -> bool:
+  """True if the item's folder holds its result record (published only when complete)."""
+  return os.path.isfile(os.path.join(item_dir(output_root, item), ITEM_RECORD))
+
+
+def item_options(job: BatchJob, item: Item, folder: str) -> pipeline.Options:
+  """The `film.pipeline.Options` of `item`, writing into `folder`."""
+  outputs = job.outputs
+  if outputs == 'auto':
+    outputs = 'video' if item.kind == 'video' else 'frames'
+  video_name = f'{item.name.rsplit("/", 1)[-1]}.{job.video_format}'
+  return dataclasses.replace(
+      job.options, quiet=True, overwrite=False,
+      output_dir=os.path.join(folder, FRAMES_DIR) if outputs in ('frames', 'both') else None,
+      output_video=os.path.join(folder, video_name) if outputs in ('video', 'both') else None)
+
+
+def one_line_reason(error: BaseException) -> str:
+  """A one-line reason for a failed item: the message of an input error, else `Type: message`."""
+  text = ' '.join(str(error).split())
+  if isinstance(error, ITEM_ERRORS):
+    return text
+  return f'{type(error).__name__}: {text}' if text else type(error).__name__
+
+
+def _write_json(path: str, record: dict[str, Any]) -> None:
+  """Writes `record` to `path` atomically (temp file in the same folder, then rename)."""
+  fd, tmp = tempfile.mkstemp(prefix='.tmp-', suffix='.json', dir=os.path.dirname(path))
+  try:
+    with os.fdopen(fd, 'w') as f:
+      json.dump(record, f, indent=1, default=str)  # default: exact frame rates (Fraction)
+    atomic.replace(tmp, path)
+  except BaseException:
+    if os.path.exists(tmp):
+      os.remove(tmp)
+    raise
+
+
+def process_item(job: BatchJob, item: Item, interpolator, overwrite: bool = False
+                 ) -> dict[str, Any]:
+  """Interpolates `item` into `<output_root>/<name>/` atomically; returns its manifest row.
+
+  Failures of the item are caught and returned as a 'failed' row with a one-line reason; no
+  output is left for a failed item (only its hidden temporary, which is removed).
+  """
+  started = time.time()
+  final = item_dir(job.output_root, item)
+  parent, base = os.path.split(final)
+  row = {'item': item.name, 'status': FAILED, 'frames': 0, 'seconds': 0.0, 'reason': None,
+         'kind': item.kind, 'inputs': list(item.inputs), 'outputs': []}
+  tmp = None
+  try:
+    if os.path.exists(final) and not overwrite:
+      raise pipeline.InputError(f'output {final} exists but is not a finished batch item; remove '
+                                'it or pass --overwrite')
+    os.makedirs(parent, exist_ok=True)
+    for stale in glob.glob(os.path.join(glob.escape(parent), f'.{glob.escape(base)}.tmp-*')):
+      shutil.rmtree(stale, ignore_errors=True)  # Left by a killed run.
+    tmp = tempfile.mkdtemp(prefix=f'.{base}.tmp-', dir=parent)
+    source = pipeline.resolve_inputs(list(item.inputs))
+    options = item_options(job, item, tmp)
+    pipeline.validate_options(source, options)
+    interpolator.tiles(source.height, source.width)  # Raises if no tile fits the memory cap.
+    summary = pipeline.run(source, options, interpolator)
+    row.update(status=DONE, frames=summary['frames'],
+               outputs=[os.path.relpath(p, tmp) for p in summary['outputs']])
+    row['seconds'] = round(time.time() - started, 3)
+    _write_json(os.path.join(tmp, ITEM_RECORD), {
+        **row, 'fps': summary.get('fps'), 'gaps': summary.get('gaps'),
+        'worker': f'{socket.gethostname()}:{os.getpid()}',
+        'finished': time.strftime('%Y-%m-%dT%H:%M:%S%z')})
+    atomic.replace(tmp, final)
+    tmp = None
+  except Exception as e:  # pylint: disable=broad-except  (isolate the item's failure)
+    row.update(status=FAILED, frames=0, outputs=[], reason=one_line_reason(e))
+    logging.warning('Item %s failed: %s', item.name, row['reason'])
+  finally:
+    if tmp is not None:
+      shutil.rmtree(tmp, ignore_errors=True)
+  row['seconds'] = round(time.time() - started, 3)
+  return row
+
+
+# ------------------------------------------------------------------------------ Beam
+
+_MODELS: dict[str, tuple[Any, threading.Lock]] = {}
+_MODELS_LOCK = threading.Lock()
+model_loads = 0  # Models loaded by this process (`shared_interpolator`); read by tests.
+
+
+def shared_interpolator(job: BatchJob) -> tuple[Any, threading.Lock, bool]:
+  """This process's `Interpolator` for `job`'s model and arguments (loaded on first use), the
+  lock that serialises its use (an Interpolator is not thread-safe; TensorFlow already uses
+  every core of the process inside each item), and whether this call loaded it."""
+  global model_loads
+  key = json.dumps([job.model, job.interpolator_kwargs], sort_keys=True, default=str)
+  with _MODELS_LOCK:
+    loaded = key not in _MODELS
+    if loaded:
+      with pipeline.quiet_stderr():
+        import tensorflow as tf
+        if job.intra_op_threads:
+          try:
+            tf.config.threading.set_intra_op_parallelism_threads(job.intra_op_threads)
+          except RuntimeError:  # TensorFlow already initialised in this process.
+            pass
+        from film.interpolator import Interpolator
+        _MODELS[key] = (Interpolator.from_path(job.model, **job.interpolator_kwargs),
+                        threading.Lock())
+      model_loads += 1
+    return (*_MODELS[key], loaded)
+
+
+def release_models() -> None:
+  """Forgets this process's cached models (the next `shared_interpolator` loads again)."""
+  with _MODELS_LOCK:
+    _MODELS.clear()
+
+
+class InterpolateItemFn(beam.DoFn):
+  """(index, Item) -> its manifest row; the model is loaded once per worker process in `setup`.
+
+  Each row is also written to `job.run_dir/<index>.json` (the driver's progress and manifest).
+  """
+
+  def __init__(self, job: BatchJob, overwrite: bool):
+    self._job = job
+    self._overwrite = overwrite
+    self._counters = {name: Metrics.counter(METRICS_NAMESPACE, name) for name in (
+        'items_done', 'items_failed', 'frames_written', 'model_loads')}
+    self._millis = Metrics.distribution(METRICS_NAMESPACE, 'item_milliseconds')
+    self._interpolator = self._lock = None
+    self._loaded = False
+
+  def setup(self):
+    self._interpolator, self._lock, self._loaded = shared_interpolator(self._job)
+
+  def process(self, element):
+    if self._loaded:  # Counted here: counters need a bundle.
+      self._counters['model_loads'].inc()
+      self._loaded = False
+    index, item = element
+    with self._lock:
+      row = process_item(self._job, item, self._interpolator, self._overwrite)
+    self._counters['items_done' if row['status'] == DONE else 'items_failed'].inc()
+    self._counters['frames_written'].inc(row['frames'])
+    self._millis.update(int(row['seconds'] * 1000))
+    _write_json(os.path.join(self._job.run_dir, f'{index:08d}.json'), row)
+    yield row
+
+
+# ------------------------------------------------------------------------------ the job
+
+def _check_model(model: Optional[str]) -> None:
+  from film import defaults, model_io
+  path = model or defaults.DEFAULT_MODEL_DIR
+  if not os.path.exists(path):
+    raise pipeline.InputError(f'model {path} does not exist; pass --model with a film model '
+                              'directory or a FILM SavedModel')
+  if model_io.is_model_dir(path):
+    model_io.read_manifest(path)  # Raises ModelLoadError (a ValueError) if unreadable.
+
+
+def _read_rows(run_dir: str) -> dict[int, dict[str, Any]]:
+  rows = {}
+  for name in os.listdir(run_dir):
+    if name.endswith('.json') and not name.startswith('.'):
+      try:
+        with open(os.path.join(run_dir, name)) as f:
+          rows[int(name[:-5])] = json.load(f)
+      except (OSError, ValueError):
+        continue  # Being written (never half: written by rename), or foreign.
+  return rows
+
+
+class _ProgressBar:
+  """tqdm over items (frames written and failures in the postfix), fed by polling the run dir."""
+
+  def __init__(self, run_dir: str, total: int, initial: int, disable: bool):
+    from tqdm import tqdm  # pylint: disable=g-import-not-at-top
+    self._run_dir = run_dir
+    self._bar = tqdm(total=total, initial=initial, unit='item', desc='film-interpolate-batch',
+                     disable=disable, dynamic_ncols=True)
+    self._stop = threading.Event()
+    self._thread = threading.Thread(target=self._poll, daemon=True)
+    self._seen = 0
+
+  def _update(self) -> None:
+    rows = _read_rows(self._run_dir)
+    if len(rows) != self._seen:
+      self._bar.update(len(rows) - self._seen)
+      self._seen = len(rows)
+      self._bar.set_postfix(frames=sum(r['frames'] for r in rows.values()),
+                            failed=sum(r['status'] == FAILED for r in rows.values()))
+
+  def _poll(self) -> None:
+    while not self._stop.wait(0.5):
+      self._update()
+
+  def __enter__(self) -> '_ProgressBar':
+    self._thread.start()
+    return self
+
+  def __exit__(self, *exc) -> None:
+    self._stop.set()
+    self._thread.join()
+    self._update()
+    self._bar.close()
+
+
+def write_manifest(rows: Sequence[dict[str, Any]], path: str) -> None:
+  """Writes the rows as JSON lines (.jsonl) or CSV (.csv, lists joined by ';'), atomically."""
+  if path.lower().endswith('.csv'):
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=MANIFEST_FIELDS, extrasaction='ignore')
+    writer.writeheader()
+    for row in rows:
+      writer.writerow({**row, 'inputs': ';'.join(row['inputs']),
+                       'outputs': ';'.join(row['outputs']), 'reason': row['reason'] or ''})
+    text = buffer.getvalue()
+  else:
+    text = ''.join(json.dumps({k: row.get(k) for k in MANIFEST_FIELDS}) + '\n' for row in rows)
+  folder = os.path.dirname(os.path.abspath(path))
+  os.makedirs(folder, exist_ok=True)
+  fd, tmp = tempfile.mkstemp(prefix='.tmp-', dir=folder)
+  with os.fdopen(fd, 'w', newline='') as f:
+    f.write(text)
+  atomic.replace(tmp, path)
+
+
+def _skipped_row(output_root: str, item: Item) -> dict[str, Any]:
+  with open(os.path.join(item_dir(output_root, item), ITEM_RECORD)) as f:
+    record = json.load(f)
+  return {'item': item.name, 'status': SKIPPED, 'frames': record.get('frames', 0), 'seconds': 0.0,
+          'reason': 'finished in an earlier run', 'kind': item.kind, 'inputs': list(item.inputs),
+          'outputs': record.get('outputs', [])}
+
+
+def _is_local_runner(pipeline_args: Sequence[str]) -> bool:
+  runner = next((a.split('=', 1)[1] for a in pipeline_args if a.startswith('--runner=')), None)
+  if runner is None and '--runner' in pipeline_args:
+    runner = pipeline_args[list(pipeline_args).index('--runner') + 1]
+  return runner is None or runner.lower().replace('runner', '') in ('direct', 'fnapi', 'prism')
+
+
+def run_batch(items: Sequence[Item], output_root: str, *, model: Optional[str] = None,
+              interpolator_kwargs: Optional[dict[str, Any]] = None,
+              options: pipeline.Options = pipeline.Options(), outputs: str = 'auto',
+              video_format: str = 'mp4', overwrite: bool = False, num_workers: int = 1,
+              pipeline_args: Sequence[str] = (), manifest_path: Optional[str] = None,
+              progress: bool = True) -> dict[str, Any]:
+  """Interpolates `items` under `output_root` in one Beam job; writes and returns the manifest.
+
+  Args:
+    items: from `find_items`.
+    output_root: folder for the items' outputs (created).
+    model: model directory / FILM SavedModel; None: the default model.
+    interpolator_kwargs: `Interpolator.from_path` arguments (max_memory_gb, tiling, ...).
+    options: processing options (`film.pipeline.Options`; its output paths are ignored).
+    outputs: 'auto', 'frames', 'video' or 'both' (see `BatchJob`).
+    video_format: 'mp4', 'gif', 'mov' or 'mkv'.
+    overwrite: redo finished items (default: skip them).
+    num_workers: local worker processes (1: this process); ignored with an explicit
+      `--direct_*` or non-local `--runner` in `pipeline_args`.
+    pipeline_args: standard Beam pipeline options, passed through unchanged.
+    manifest_path: .jsonl or .csv; default `<output_root>/batch_manifest.jsonl`.
+    progress: show the tqdm bar over items.
+
+  Returns:
+    {'rows': manifest rows in item order, 'counts': {status: n}, 'manifest': path,
+     'seconds': wall time, 'counters': Beam counters, 'job_error': one line or None}.
+  Raises:
+    film.pipeline.InputError (or ModelLoadError) for bad arguments, before any work.
+  """
+  if outputs not in OUTPUTS:
+    raise pipeline.InputError(f'--outputs must be one of {", ".join(OUTPUTS)} (got {outputs!r})')
+  if video_format not in VIDEO_FORMATS:
+    raise pipeline.InputError(f'--video_format must be one of {", ".join(VIDEO_FORMATS)} '
+                              f'(got {video_format!r})')
+  if '://' in output_root:
+    raise pipeline.InputError(f'--output_root {output_root}: pass a filesystem path that every '
+                              'worker can write (a shared mount such as NFS or GCS FUSE on '
+                              'Dataflow/Flink/Spark), not a URL')
+  if num_workers < 1:
+    raise pipeline.InputError(f'--num_workers must be >= 1 (got {num_workers})')
+  if not items:
+    raise pipeline.InputError('no items to interpolate')
+  with pipeline.quiet_stderr():  # TensorFlow's import-time log lines.
+    _check_model(model)
+    from film.datasets import beam_pipeline  # pylint: disable=g-import-not-at-top
+
+  started = time.time()
+  output_root = os.path.abspath(output_root)
+  os.makedirs(output_root, exist_ok=True)
+  manifest_path = manifest_path or os.path.join(output_root, MANIFEST_NAME)
+  kwargs = dict(interpolator_kwargs or {})
+  args = list(pipeline_args)
+  threads = None
+  if num_workers > 1 and _is_local_runner(args) and not any(
+      a.startswith('--direct_') for a in args):
+    args += beam_pipeline.local_parallel_args(num_workers)
+    threads = max(1, (os.cpu_count() or 1) // num_workers)
+    if kwargs.get('max_memory_gb') is None:  # Each process would otherwise assume all of it.
+      from film.interpolator import available_memory_bytes  # pylint: disable=g-import-not-at-top
+      kwargs['max_memory_gb'] = 0.75 * available_memory_bytes() / num_workers / 2**30
+
+  todo = [(i, item) for i, item in enumerate(items)
+          if overwrite or not is_finished(output_root, item)]
+  rows: dict[int, dict[str, Any]] = {i: _skipped_row(output_root, item)
+                                     for i, item in enumerate(items)
+                                     if not overwrite and is_finished(output_root, item)}
+  logging.info('%d items: %d to do, %d finished earlier', len(items), len(todo), len(rows))
+  counters: dict[str, int] = {}
+  job_error = None
+  run_dir = tempfile.mkdtemp(prefix=RUN_DIR_PREFIX + uuid.uuid4().hex[:6] + '-', dir=output_root)
+  try:
+    if todo:
+      job = BatchJob(model, kwargs, options, outputs, video_format, output_root, run_dir, threads)
+      # Local worker processes inherit this: gRPC's fork handlers can break ffmpeg start-up.
+      os.environ.setdefault('GRPC_ENABLE_FORK_SUPPORT', 'false')
+      p = beam.Pipeline(options=beam_pipeline.pipeline_options(args))
+      _ = (p
+           | 'Items' >> beam.Create(todo, reshuffle=True)
+           | 'Interpolate' >> beam.ParDo(InterpolateItemFn(job, overwrite)))
+      with _ProgressBar(run_dir, len(items), len(rows), not progress):
+        try:
+          result = p.run()
+          result.wait_until_finish()
+          counters = beam_pipeline.metric_counters(result, METRICS_NAMESPACE)
+          try:
+            millis = result.metrics().query(MetricsFilter().with_namespace(METRICS_NAMESPACE))
+            for dist in millis['distributions']:
+              value = dist.committed or dist.attempted
+              if value is not None and value.count:
+                counters['item_seconds_mean'] = round(value.mean / 1000, 3)
+          except (NotImplementedError, AttributeError):
+            pass
+        except Exception as e:  # pylint: disable=broad-except  (reported; rows say what is done)
+          job_error = ' '.join(str(e).split())[:500]
+          logging.error('The batch job stopped: %s', job_error)
+      done = _read_rows(run_dir)
+      for index, item in todo:
+        rows[index] = done.get(index) or {
+            'item': item.name, 'status': FAILED, 'frames': 0, 'seconds': 0.0,
+            'reason': f'not processed: the job stopped ({job_error})', 'kind': item.kind,
+            'inputs': list(item.inputs), 'outputs': []}
+  finally:
+    shutil.rmtree(run_dir, ignore_errors=True)
+  ordered = [rows[i] for i in range(len(items))]
+  write_manifest(ordered, manifest_path)
+  counts = {s: sum(r['status'] == s for r in ordered) for s in (DONE, SKIPPED, FAILED)}
+  return {'rows': ordered, 'counts': counts, 'manifest': manifest_path,
+          'seconds': round(time.time() - started, 2), 'counters': counters,
+          'job_error': job_error}
