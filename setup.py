@@ -65,6 +65,8 @@ setup(
         'and-cuda': [f'tensorflow[and-cuda]{TENSORFLOW}'],
         # Beam record jobs (film-create-tfrecords, film-fetch-bbb --make_tfrecords).
         'data': [BEAM, 'google-crc32c>=1.5,<2'],
+        # film-interpolate-batch: many folders/videos in one Beam job (local or Dataflow/Flink/Spark).
+        'batch': [BEAM],
         # Training from video: the record jobs plus the trainer (TensorFlow only).
         'train': [BEAM, 'google-crc32c>=1.5,<2'],
         # film-eval: SSIM/PSNR/LPIPS need nothing beyond the core; scikit-image is the
@@ -77,6 +79,7 @@ setup(
         'console_scripts': [
             'film-convert=film.convert_cli:run',
             'film-interpolate=film.eval.interpolator_cli:run',
+            'film-interpolate-batch=film.eval.batch_cli:run',
             'film-export=film.export_cli:run',
             'film-eval=film.eval.eval_cli:run',
             'film-create-tfrecords=film.datasets.create_tfrecords_cli:run',
