@@ -30,14 +30,7 @@ os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
 
 from absl import app, flags, logging  # noqa: E402
 
-try:
-  from film import batch  # noqa: E402
-except ImportError as e:  # Apache Beam is an extra.
-  if 'apache_beam' not in str(e):
-    raise
-  print("film-interpolate-batch: error: Apache Beam is not installed; pip install "
-        "'film-interpolation[batch]'", file=sys.stderr)
-  sys.exit(2)
+from film import batch  # noqa: E402
 from film.eval import interpolator_cli as single  # noqa: E402  (defines the shared flags)
 
 _INPUTS = flags.DEFINE_multi_string(
@@ -70,7 +63,8 @@ def _fail(message: str) -> None:
 
 def main(argv: list[str]) -> None:
   pipeline_args = argv[1:]
-  from film import image_io, model_io, pipeline, video_io
+  from film import image_io, pipeline, video_io
+  from film.model_errors import ModelLoadError
   quiet = flags.FLAGS.quiet
   if quiet:
     logging.set_verbosity(logging.WARNING)
@@ -90,7 +84,7 @@ def main(argv: list[str]) -> None:
         outputs=_OUTPUTS.value, video_format=_VIDEO_FORMAT.value,
         overwrite=flags.FLAGS.overwrite, num_workers=_NUM_WORKERS.value,
         pipeline_args=pipeline_args, manifest_path=_MANIFEST.value, progress=not quiet)
-  except (pipeline.InputError, model_io.ModelLoadError, image_io.ImageReadError,
+  except (pipeline.InputError, ModelLoadError, image_io.ImageReadError,
           video_io.VideoReadError) as e:
     _fail(' '.join(str(e).split()))
   for row in summary['rows']:

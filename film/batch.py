@@ -50,8 +50,6 @@ import uuid
 from typing import Any, Optional, Sequence
 
 from absl import logging
-import apache_beam as beam
-from apache_beam.metrics.metric import Metrics, MetricsFilter
 
 from film import atomic, image_io, pipeline, video_io
 
@@ -62,6 +60,7 @@ MANIFEST_NAME = 'batch_manifest.jsonl'
 OUTPUTS = ('auto', 'frames', 'video', 'both')
 VIDEO_FORMATS = ('mp4', 'gif', 'mov', 'mkv')
 RUN_DIR_PREFIX = '.film-batch-run-'
+RUN_DRIVER = 'driver'  # host:pid of the job's driver, in its run folder
 MANIFEST_FIELDS = ('item', 'status', 'frames', 'seconds', 'reason', 'kind', 'inputs', 'outputs')
 DONE, SKIPPED, FAILED = 'done', 'skipped', 'failed'
 # Errors in an item that are the item's fault: reported by their message alone.
@@ -240,7 +239,7 @@ def one_line_reason(error: BaseException) -> str:
   return f'{type(error).__name__}: {text}' if text else type(error).__name__
 
 
-def _write_json(path: str, record: dict[str, Any]) -> None:
+def write_json(path: str, record: dict[str, Any]) -> None:
   """Writes `record` to `path` atomically (temp file in the same folder, then rename)."""
   fd, tmp = tempfile.mkstemp(prefix='.tmp-', suffix='.json', dir=os.path.dirname(path))
   try:
@@ -282,9 +281,9 @@ def process_item(job: BatchJob, item: Item, interpolator, overwrite: bool = Fals
     row.update(status=DONE, frames=summary['frames'],
                outputs=[os.path.relpath(p, tmp) for p in summary['outputs']])
     row['seconds'] = round(time.time() - started, 3)
-    _write_json(os.path.join(tmp, ITEM_RECORD), {
+    write_json(os.path.join(tmp, ITEM_RECORD), {
         **row, 'fps': summary.get('fps'), 'gaps': summary.get('gaps'),
-        'worker': f'{socket.gethostname()}:{os.getpid()}',
+        'worker': _this_process(),
         'finished': time.strftime('%Y-%m-%dT%H:%M:%S%z')})
     atomic.replace(tmp, final)
     tmp = None
@@ -334,42 +333,10 @@ def release_models() -> None:
     _MODELS.clear()
 
 
-class InterpolateItemFn(beam.DoFn):
-  """(index, Item) -> its manifest row; the model is loaded once per worker process in `setup`.
-
-  Each row is also written to `job.run_dir/<index>.json` (the driver's progress and manifest).
-  """
-
-  def __init__(self, job: BatchJob, overwrite: bool):
-    self._job = job
-    self._overwrite = overwrite
-    self._counters = {name: Metrics.counter(METRICS_NAMESPACE, name) for name in (
-        'items_done', 'items_failed', 'frames_written', 'model_loads')}
-    self._millis = Metrics.distribution(METRICS_NAMESPACE, 'item_milliseconds')
-    self._interpolator = self._lock = None
-    self._loaded = False
-
-  def setup(self):
-    self._interpolator, self._lock, self._loaded = shared_interpolator(self._job)
-
-  def process(self, element):
-    if self._loaded:  # Counted here: counters need a bundle.
-      self._counters['model_loads'].inc()
-      self._loaded = False
-    index, item = element
-    with self._lock:
-      row = process_item(self._job, item, self._interpolator, self._overwrite)
-    self._counters['items_done' if row['status'] == DONE else 'items_failed'].inc()
-    self._counters['frames_written'].inc(row['frames'])
-    self._millis.update(int(row['seconds'] * 1000))
-    _write_json(os.path.join(self._job.run_dir, f'{index:08d}.json'), row)
-    yield row
-
-
 # ------------------------------------------------------------------------------ the job
 
 def _check_model(model: Optional[str]) -> None:
-  from film import defaults, model_io
+  from film import defaults, model_io  # pylint: disable=g-import-not-at-top
   path = model or defaults.DEFAULT_MODEL_DIR
   if not os.path.exists(path):
     raise pipeline.InputError(f'model {path} does not exist; pass --model with a film model '
@@ -453,6 +420,26 @@ def _skipped_row(output_root: str, item: Item) -> dict[str, Any]:
           'outputs': record.get('outputs', [])}
 
 
+def _this_process() -> str:
+  return f'{socket.gethostname()}:{os.getpid()}'
+
+
+def _remove_stale_run_dirs(output_root: str) -> None:
+  """Removes run folders left by killed jobs of this host (their driver process is gone)."""
+  host = socket.gethostname()
+  for run_dir in glob.glob(os.path.join(glob.escape(output_root), RUN_DIR_PREFIX + '*')):
+    try:
+      with open(os.path.join(run_dir, RUN_DRIVER)) as f:
+        driver_host, pid = f.read().rsplit(':', 1)
+      if driver_host != host:
+        continue
+      os.kill(int(pid), 0)  # Raises if no such process.
+    except ProcessLookupError:
+      shutil.rmtree(run_dir, ignore_errors=True)
+    except (OSError, ValueError):
+      continue  # Being created, or not ours to judge.
+
+
 def _is_local_runner(pipeline_args: Sequence[str]) -> bool:
   runner = next((a.split('=', 1)[1] for a in pipeline_args if a.startswith('--runner=')), None)
   if runner is None and '--runner' in pipeline_args:
@@ -502,8 +489,15 @@ def run_batch(items: Sequence[Item], output_root: str, *, model: Optional[str] =
     raise pipeline.InputError(f'--num_workers must be >= 1 (got {num_workers})')
   if not items:
     raise pipeline.InputError('no items to interpolate')
-  with pipeline.quiet_stderr():  # TensorFlow's import-time log lines.
+  with pipeline.quiet_stderr():  # TensorFlow's and Beam's import-time log lines.
     _check_model(model)
+    try:
+      import apache_beam as beam  # pylint: disable=g-import-not-at-top
+    except ImportError as e:
+      raise pipeline.InputError("batch interpolation needs Apache Beam; pip install "
+                                "'film-interpolation[batch]'") from e
+    from apache_beam.metrics.metric import MetricsFilter  # pylint: disable=g-import-not-at-top
+    from film import batch_beam  # pylint: disable=g-import-not-at-top
     from film.datasets import beam_pipeline  # pylint: disable=g-import-not-at-top
 
   started = time.time()
@@ -529,7 +523,10 @@ def run_batch(items: Sequence[Item], output_root: str, *, model: Optional[str] =
   logging.info('%d items: %d to do, %d finished earlier', len(items), len(todo), len(rows))
   counters: dict[str, int] = {}
   job_error = None
+  _remove_stale_run_dirs(output_root)
   run_dir = tempfile.mkdtemp(prefix=RUN_DIR_PREFIX + uuid.uuid4().hex[:6] + '-', dir=output_root)
+  with open(os.path.join(run_dir, RUN_DRIVER), 'w') as f:
+    f.write(_this_process())
   try:
     if todo:
       job = BatchJob(model, kwargs, options, outputs, video_format, output_root, run_dir, threads)
@@ -538,7 +535,7 @@ def run_batch(items: Sequence[Item], output_root: str, *, model: Optional[str] =
       p = beam.Pipeline(options=beam_pipeline.pipeline_options(args))
       _ = (p
            | 'Items' >> beam.Create(todo, reshuffle=True)
-           | 'Interpolate' >> beam.ParDo(InterpolateItemFn(job, overwrite)))
+           | 'Interpolate' >> beam.ParDo(batch_beam.InterpolateItemFn(job, overwrite)))
       with _ProgressBar(run_dir, len(items), len(rows), not progress):
         try:
           result = p.run()

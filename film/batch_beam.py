@@ -1,0 +1,46 @@
+"""The Beam side of `film.batch`: the DoFn that interpolates items on a worker.
+
+Kept apart so that `film.batch` (item discovery, resume checks, the manifest) imports without
+Apache Beam; `film.batch.run_batch` imports this module when it builds the pipeline.
+"""
+from __future__ import annotations
+
+import os
+from typing import Any, Iterator
+
+import apache_beam as beam
+from apache_beam.metrics.metric import Metrics
+
+from film import batch
+
+
+class InterpolateItemFn(beam.DoFn):
+  """(index, Item) -> its manifest row; the model is loaded once per worker process in `setup`.
+
+  Each row is also written to `job.run_dir/<index>.json` (the driver's progress and manifest).
+  """
+
+  def __init__(self, job: batch.BatchJob, overwrite: bool):
+    self._job = job
+    self._overwrite = overwrite
+    self._counters = {name: Metrics.counter(batch.METRICS_NAMESPACE, name) for name in (
+        'items_done', 'items_failed', 'frames_written', 'model_loads')}
+    self._millis = Metrics.distribution(batch.METRICS_NAMESPACE, 'item_milliseconds')
+    self._interpolator = self._lock = None
+    self._loaded = False
+
+  def setup(self) -> None:
+    self._interpolator, self._lock, self._loaded = batch.shared_interpolator(self._job)
+
+  def process(self, element: tuple[int, batch.Item]) -> Iterator[dict[str, Any]]:
+    if self._loaded:  # Counted here: counters need a bundle.
+      self._counters['model_loads'].inc()
+      self._loaded = False
+    index, item = element
+    with self._lock:
+      row = batch.process_item(self._job, item, self._interpolator, self._overwrite)
+    self._counters['items_done' if row['status'] == batch.DONE else 'items_failed'].inc()
+    self._counters['frames_written'].inc(row['frames'])
+    self._millis.update(int(row['seconds'] * 1000))
+    batch.write_json(os.path.join(self._job.run_dir, f'{index:08d}.json'), row)
+    yield row

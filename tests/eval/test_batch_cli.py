@@ -1,0 +1,111 @@
+"""`film-interpolate-batch` (eval/batch_cli.py) as a subprocess: exit codes, one-line errors,
+and a rerun after SIGKILL mid-batch that finishes only the missing items."""
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import cv2
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from film import batch, model_io
+from film.config import FilmConfig
+from film.model import FilmNet
+
+TINY = FilmConfig(pyramid_levels=3, fusion_pyramid_levels=3, specialized_levels=2, sub_levels=2,
+                  flow_convs=(1, 1, 1), flow_filters=(4, 4, 4), filters=2)
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+ENV = dict(os.environ, TF_CPP_MIN_LOG_LEVEL='2')
+NUM_PAIRS = 12
+
+
+@pytest.fixture(scope='module')
+def model_dir(tmp_path_factory):
+  tf.random.set_seed(4)
+  return model_io.save_model(FilmNet(TINY), str(tmp_path_factory.mktemp('model') / 'tiny'))
+
+
+@pytest.fixture(scope='module')
+def folders(tmp_path_factory):
+  """in/p00..p11/ (two 48x64 frames each) and in/zz_broken/ (a corrupt PNG and a valid one)."""
+  root = tmp_path_factory.mktemp('in')
+  rng = np.random.default_rng(0)
+  for i in range(NUM_PAIRS):
+    base = cv2.GaussianBlur(rng.integers(0, 256, (48, 72, 3), dtype=np.uint8), (9, 9), 3)
+    os.makedirs(root / f'p{i:02d}')
+    for j in range(2):
+      assert cv2.imwrite(str(root / f'p{i:02d}' / f'frame{j}.png'), base[:, 4 * j:4 * j + 64])
+  os.makedirs(root / 'zz_broken')
+  (root / 'zz_broken' / 'frame0.png').write_bytes(b'\x89PNG\r\n\x1a\n' + rng.bytes(500))
+  assert cv2.imwrite(str(root / 'zz_broken' / 'frame1.png'), base[:, :64])
+  return root
+
+
+def _command(*args):
+  return [sys.executable, '-m', 'film.eval.batch_cli', *args]
+
+
+def _cli(*args, timeout=300):
+  return subprocess.run(_command(*args), cwd=REPO, env=ENV, capture_output=True, text=True,
+                        timeout=timeout)
+
+
+def _finished(out):
+  return sorted(n for n in os.listdir(out) if os.path.isfile(out / n / batch.ITEM_RECORD))
+
+
+@pytest.mark.parametrize('args, message', [
+    (['--input', 'a.png', '--output_root', 'o'], '--input: single-input flags'),
+    (['--inputs', 'x/*'], 'pass --output_root'),
+    (['--inputs', '/nonexistent/*', '--output_root', 'o'], 'matches nothing'),
+    (['--inputs', '/nonexistent/*', '--output_root', 'o', '--times_to_interpolate', '2',
+      '--output_fps', '30'], 'either --times_to_interpolate or --output_fps'),
+])
+def test_bad_flags_one_line_exit_2(args, message, tmp_path):
+  result = _cli(*args, '--model', str(tmp_path))
+  assert result.returncode == 2, result.stderr
+  lines = result.stderr.strip().splitlines()
+  assert len(lines) == 1 and lines[0].startswith('film-interpolate-batch: error: '), lines
+  assert message in lines[0]
+
+
+def test_sigkill_mid_batch_then_rerun_finishes_only_the_missing(folders, model_dir, tmp_path):
+  out = tmp_path / 'out'
+  args = ['--inputs', str(folders / '*'), '--output_root', str(out), '--model', model_dir,
+          '--times_to_interpolate', '4', '--duplicate_threshold', '0', '--quiet']
+  proc = subprocess.Popen(_command(*args), cwd=REPO, env=ENV, stdout=subprocess.DEVNULL,
+                          stderr=subprocess.DEVNULL, start_new_session=True)
+  deadline = time.time() + 240
+  while proc.poll() is None and time.time() < deadline:
+    if out.is_dir() and _finished(out):
+      os.killpg(proc.pid, signal.SIGKILL)
+      break
+    time.sleep(0.02)
+  proc.wait()
+  assert proc.returncode == -signal.SIGKILL, 'the batch ended before it could be killed'
+  before = _finished(out)
+  assert 0 < len(before) < NUM_PAIRS
+  # Nothing half-done looks finished: every visible item folder is complete (17 frames).
+  visible = [n for n in os.listdir(out) if not n.startswith('.')]
+  assert sorted(visible) == before
+  for name in before:
+    assert len(os.listdir(out / name / 'frames')) == 2 ** 4 + 1
+
+  result = _cli(*args[:-1])
+  assert result.returncode == 1, result.stderr  # zz_broken failed
+  failed = [line for line in result.stderr.splitlines() if ': failed: ' in line]
+  assert len(failed) == 1 and 'zz_broken' in failed[0] and 'frame0.png' in failed[0]
+  with open(out / batch.MANIFEST_NAME) as f:
+    rows = {r['item']: r for r in map(json.loads, f)}
+  assert len(rows) == NUM_PAIRS + 1
+  assert sorted(n for n, r in rows.items() if r['status'] == 'skipped') == before
+  assert sorted(n for n, r in rows.items() if r['status'] == 'done') == sorted(
+      set(f'p{i:02d}' for i in range(NUM_PAIRS)) - set(before))
+  assert rows['zz_broken']['status'] == 'failed'
+  assert _finished(out) == [f'p{i:02d}' for i in range(NUM_PAIRS)]
+  assert not [n for n in os.listdir(out) if n.startswith('.')]  # temporaries and run dir gone
+  assert 'done' in result.stdout and 'skipped' in result.stdout
