@@ -65,6 +65,10 @@ RUNTIME_OVERHEAD_BYTES = 700 * 2**20
 # the feature cache; the rest is headroom.
 PAIR_SHARE, CACHE_SHARE = 0.5, 0.25
 
+# AutoGraph for the inference graphs: off (the network's Python loops are over lists, never
+# over tensors); True only to measure what it costs (bench/bench_speed.py, time to first frame).
+AUTOGRAPH = False
+
 GapPolicy = Callable[[np.ndarray, np.ndarray], str]
 TimesArg = Union[float, Sequence[float], np.ndarray]
 
@@ -178,7 +182,8 @@ def _graph_functions(model: FilmNet, compute_dtype: Optional[tf.DType] = None,
                      flow_scale: float = 1.0, batch_directions: bool = True) -> GraphFunctions:
   """`tf.function`s of `model` for one precision / flow scale, shared by all its Interpolators.
   Every signature is shape-free, so each function is traced once per process whatever the
-  frame sizes and batch (the first call of each pays the tracing, notes/inference.md).
+  frame sizes and batch; AutoGraph is off (the network has no tensor-dependent Python control
+  flow, and converting its source was ~60% of the tracing time, notes/inference.md).
 
   * extract(x [B,H,W,3]) -> `FilmNet.extract` dict;
   * flows(f0, f1) -> {'forward', 'backward'} flow pyramids (`FilmNet.estimate_flows`), time-free;
@@ -186,7 +191,7 @@ def _graph_functions(model: FilmNet, compute_dtype: Optional[tf.DType] = None,
     batch 1 are broadcast to B target times;
   * full(x0, x1, time) -> clipped image [B,H,W,3].
   """
-  key = (compute_dtype, float(flow_scale), bool(batch_directions))
+  key = (compute_dtype, float(flow_scale), bool(batch_directions), AUTOGRAPH)
   per_model = _GRAPH_FUNCTIONS.setdefault(model, {})
   if key in per_model:
     return per_model[key]
@@ -215,14 +220,16 @@ def _graph_functions(model: FilmNet, compute_dtype: Optional[tf.DType] = None,
 
   functions = GraphFunctions(
       extract=tf.function(lambda x: model.extract(x, compute_dtype, flow_scale),
-                          input_signature=[image_spec]),
-      flows=tf.function(flows, input_signature=[feature_spec, feature_spec]),
+                          input_signature=[image_spec], autograph=AUTOGRAPH),
+      flows=tf.function(flows, input_signature=[feature_spec, feature_spec], autograph=AUTOGRAPH),
       synthesize=tf.function(synthesize, input_signature=[
-          feature_spec, feature_spec, flows_spec, tf.TensorSpec([None, 1], tf.float32)]),
+          feature_spec, feature_spec, flows_spec, tf.TensorSpec([None, 1], tf.float32)],
+                             autograph=AUTOGRAPH),
       full=tf.function(lambda x0, x1, t: tf.clip_by_value(
           model(x0, x1, t, compute_dtype=compute_dtype, flow_scale=flow_scale)['image'],
           0.0, 1.0), input_signature=[image_spec, image_spec, tf.TensorSpec([None, 1],
-                                                                           tf.float32)]))
+                                                                           tf.float32)],
+          autograph=AUTOGRAPH))
   per_model[key] = functions
   return functions
 
