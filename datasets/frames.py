@@ -1,42 +1,37 @@
-"""Reading frames: image files, frame folders and videos (streamed), plus resize/crop and the
-per-frame statistics used to drop scene cuts, static and black frames.
+"""Frames for the record jobs: image files, frame folders and videos (streamed) on any Beam
+filesystem, plus resize/crop and the per-frame statistics used to drop scene cuts, static and
+black frames.
 
-Frames are `[H,W,3]` uint8 RGB numpy arrays. Videos are decoded by the ffmpeg binary that the
-`imageio-ffmpeg` wheel ships (no system ffmpeg) one frame at a time, so memory stays at a few
-frames whatever the length of the video. Paths may be local or any filesystem Beam knows
-(`gs://...`); videos on remote filesystems are copied to a local temporary file first.
+Frames are `[H,W,3]` uint8 RGB numpy arrays. Decoding is the package's one reader:
+`film.image_io` (EXIF orientation, 16-bit sources rounded to 8 bits) and `film.video_io` (exact
+frame counts, rational frame rates, one decoded frame in memory at a time). This module adds
+Beam's filesystems: paths may be local or `gs://...`; remote videos are copied to a local
+temporary file for ffmpeg.
 """
 from __future__ import annotations
 
 import contextlib
 import dataclasses
-import io
 import os
-import re
 import shutil
 import tempfile
-import time
 from typing import Iterator, Optional, Sequence
 
 import cv2
-import imageio_ffmpeg
 import numpy as np
-from absl import logging
 from apache_beam.io.filesystems import FileSystems
-from PIL import Image
 
-# imageio-ffmpeg starts ffmpeg with `preexec_fn=os.setpgrp`, which forces a full fork() that
-# runs gRPC's (Beam's) fork handlers in the child; that intermittently kills the child before
-# ffmpeg starts ("Could not load meta information"). Its documented switch drops the preexec_fn,
-# so Python can spawn ffmpeg without running any handler. (Ctrl-C then reaches ffmpeg too.)
-os.environ.setdefault('IMAGEIO_FFMPEG_NO_PREVENT_SIGINT', '1')
+from film import image_io, video_io
+from film.cli import UserError
 
-IMAGE_EXTENSIONS = ('.png', '.jpg', '.jpeg', '.bmp', '.tif', '.tiff', '.ppm')
-VIDEO_EXTENSIONS = ('.mp4', '.mkv', '.mov', '.avi', '.webm', '.m4v', '.y4m', '.mpg', '.mpeg')
+IMAGE_EXTENSIONS = image_io.IMAGE_EXTENSIONS
+VIDEO_EXTENSIONS = video_io.VIDEO_EXTENSIONS
+natural_key = image_io.natural_key
+VideoInfo = video_io.VideoInfo
 THUMBNAIL_WIDTH = 64  # Width of the grayscale thumbnails the frame statistics are computed on.
 
 
-class InputError(ValueError):
+class InputError(UserError):
   """A problem with the input data; the message names the problem and the fix in one line."""
 
 
@@ -93,36 +88,26 @@ def local_copy(path: str) -> Iterator[str]:
     yield tmp.name
 
 
-def natural_key(name: str) -> list:
-  """Sort key that orders `frame2.png` before `frame10.png`."""
-  return [int(part) if part.isdigit() else part for part in re.split(r'(\d+)', name)]
-
-
 def list_frame_files(folder: str) -> list[str]:
   """The image files of a frame folder in natural order; raises InputError when there are none."""
   if not is_dir(folder):
     raise InputError(f'frame folder {folder} does not exist: pass a folder of numbered frames')
-  names = [n for n in list_dir(folder) if n.lower().endswith(IMAGE_EXTENSIONS)]
+  names = image_io.frame_names(list_dir(folder))
   if not names:
     raise InputError(f'no image files ({"/".join(IMAGE_EXTENSIONS)}) in {folder}: '
                      'pass a folder that holds numbered frames')
-  return [join(folder, n) for n in sorted(names, key=natural_key)]
+  return [join(folder, n) for n in names]
 
 
 # ------------------------------------------------------------------------------ images
 
 def decode_image(data: bytes, name: str = 'image') -> np.ndarray:
-  """Decodes image bytes (PNG, JPEG, ...) to `[H,W,3]` uint8 RGB."""
-  try:
-    with Image.open(io.BytesIO(data)) as image:
-      return np.asarray(image.convert('RGB'))
-  except Exception as e:  # pylint: disable=broad-except  (PIL raises many kinds)
-    raise InputError(f'cannot decode {name} ({type(e).__name__}): replace or remove the '
-                     'file') from e
+  """Decodes image bytes (PNG, JPEG, ...) to displayed `[H,W,3]` uint8 RGB (`film.image_io`)."""
+  return image_io.decode_image(data, name, dtype=np.uint8)
 
 
 def read_image(path: str) -> np.ndarray:
-  """Reads an image file to `[H,W,3]` uint8 RGB."""
+  """Reads an image file on any filesystem to displayed `[H,W,3]` uint8 RGB."""
   return decode_image(read_bytes(path), path)
 
 
@@ -143,9 +128,9 @@ class FrameTransform:
     for name in ('resize_width', 'crop_height', 'crop_width'):
       value = getattr(self, name)
       if value is not None and value <= 0:
-        raise ValueError(f'{name} must be positive, got {value}')
+        raise InputError(f'{name} must be positive, got {value}')
     if (self.crop_height is None) != (self.crop_width is None):
-      raise ValueError('set both crop_height and crop_width, or neither')
+      raise InputError('set both crop_height and crop_width, or neither')
 
   @property
   def is_identity(self) -> bool:
@@ -187,58 +172,13 @@ def mean_abs_difference(a: np.ndarray, b: np.ndarray) -> float:
 
 # ------------------------------------------------------------------------------ videos
 
-@dataclasses.dataclass(frozen=True)
-class VideoInfo:
-  """What ffmpeg reports about a video without decoding it.
-
-  `num_frames` is duration * fps rounded, an estimate (exact for constant frame rate files).
-  """
-  fps: float
-  duration: float
-  height: int
-  width: int
-  num_frames: int
-
-
 def video_info(path: str) -> VideoInfo:
-  """Reads the header of a video; raises InputError when ffmpeg cannot open it."""
+  """Probes a video on any filesystem (`film.video_io.probe_video`: exact frame count, rational
+  frame rate); raises a one-line user error when it is missing or unreadable."""
   if not exists(path):
     raise InputError(f'video {path} does not exist: check the path')
   with local_copy(path) as local:
-    reader, meta = _start_reader(local, [], [], name=path)
-    reader.close()
-  fps = float(meta.get('fps') or 0.0)
-  duration = float(meta.get('duration') or 0.0)
-  width, height = meta['size']
-  if fps <= 0:
-    raise InputError(f'video {path} reports no frame rate: re-encode it or pass its frames '
-                     'as a folder')
-  return VideoInfo(fps=fps, duration=duration, height=int(height), width=int(width),
-                   num_frames=int(round(duration * fps)))
-
-
-def _start_reader(path: str, input_params: list[str], output_params: list[str],
-                  attempts: int = 3, name: Optional[str] = None) -> tuple[Iterator[bytes], dict]:
-  """An imageio-ffmpeg frame generator past its meta dict, and the dict; retries a failed start.
-
-  Starting ffmpeg can fail transiently (no header within imageio-ffmpeg's 10 s, e.g. on a
-  loaded machine or after a fork in a process running gRPC threads).
-  """
-  for attempt in range(attempts):
-    reader = imageio_ffmpeg.read_frames(path, input_params=input_params,
-                                        output_params=output_params)
-    try:
-      return reader, next(reader)
-    except (OSError, RuntimeError, StopIteration) as e:
-      reader.close()
-      text = str(e)
-      if 'ffmpeg version' in text or attempt == attempts - 1:  # ffmpeg ran and refused it.
-        lines = [l.strip() for l in text.splitlines() if l.strip()] or [type(e).__name__]
-        raise InputError(f'cannot read video {name or path} ({lines[-1]}): pass a file ffmpeg '
-                         'can decode (mp4/mkv/mov/...)') from e
-      logging.warning('ffmpeg did not start on %s (attempt %d); retrying.', path, attempt + 1)
-      time.sleep(1.0 + attempt)
-  raise AssertionError('unreachable')
+    return dataclasses.replace(video_io.probe_video(local), path=path)
 
 
 def iter_video_frames(path: str, start: int = 0, count: Optional[int] = None,
@@ -247,39 +187,20 @@ def iter_video_frames(path: str, start: int = 0, count: Optional[int] = None,
 
   Seeks by time to `(start - 0.5) / fps` (ffmpeg's accurate seek, so the first frame output is
   frame `start` of a constant-frame-rate file), and stops after `count` frames (or at the end).
-  Only one decoded frame is held at a time.
+  Only one decoded frame is held at a time; deeper than 8-bit sources are rounded to 8 bits.
   """
-  info = info or video_info(path)
-  input_params = ['-ss', f'{(start - 0.5) / info.fps:.6f}'] if start > 0 else []
-  output_params = ['-fps_mode', 'passthrough']
-  if count is not None:
-    if count <= 0:
-      return
-    output_params += ['-frames:v', str(count)]
-  frame_bytes = info.height * info.width * 3
+  if count is not None and count <= 0:
+    return
   with local_copy(path) as local:
-    reader, _ = _start_reader(local, input_params, output_params, name=path)
-    try:
-      for offset, data in enumerate(reader):
-        if len(data) != frame_bytes:
-          raise InputError(f'video {path} changes frame size at frame {start + offset}: '
-                           'pass frames of one size')
-        yield start + offset, np.frombuffer(data, np.uint8).reshape(info.height, info.width, 3)
-    except RuntimeError as e:
-      raise InputError(f'decoding {path} failed near frame {start}: {e}; re-encode the '
-                       'video') from e
-    finally:
-      reader.close()
+    info = dataclasses.replace(info or video_io.probe_video(local), path=local)
+    for offset, frame in enumerate(video_io.iter_raw_frames(info, start, count, deep=False)):
+      yield start + offset, frame
 
 
 def count_video_frames(path: str) -> int:
-  """Decodes the whole video (streaming) and returns its exact number of frames."""
+  """Decodes the whole video (in ffmpeg) and returns its exact number of decoded frames."""
   with local_copy(path) as local:
-    try:
-      num_frames, _ = imageio_ffmpeg.count_frames_and_secs(local)
-    except (RuntimeError, OSError) as e:
-      raise InputError(f'cannot decode video {path}: {e}; re-encode it') from e
-  return int(num_frames)
+    return video_io.count_decoded_frames(local)
 
 
 def iter_folder_frames(files: Sequence[str], start: int = 0, count: Optional[int] = None

@@ -44,13 +44,15 @@ class WindowOptions:
 
   def __post_init__(self):
     if self.gap < 2:
-      raise ValueError(f'gap must be at least 2 (x0 and x1 need a frame between), got {self.gap}')
+      raise frames_lib.InputError(f'gap must be at least 2 (x0 and x1 need a frame between), '
+                                  f'got {self.gap}')
     if self.stride < 1:
-      raise ValueError(f'stride must be at least 1, got {self.stride}')
+      raise frames_lib.InputError(f'stride must be at least 1, got {self.stride}')
     if not self.multi_time and self.gap % 2:
-      raise ValueError(f'gap {self.gap} has no middle frame: use an even gap or multi_time')
+      raise frames_lib.InputError(f'gap {self.gap} has no middle frame: use an even gap or '
+                                  'multi_time')
     if not 0 <= self.png_compression <= 9:
-      raise ValueError(f'png_compression must be in 0..9, got {self.png_compression}')
+      raise frames_lib.InputError(f'png_compression must be in 0..9, got {self.png_compression}')
 
   @property
   def offsets(self) -> tuple[int, ...]:

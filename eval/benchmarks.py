@@ -27,9 +27,11 @@ import re
 from typing import Callable, Dict, Iterator, List, NamedTuple, Optional, Sequence, Tuple
 
 import numpy as np
-from PIL import Image
 
-IMAGE_EXTENSIONS = ('.png', '.jpg', '.jpeg', '.bmp', '.tif', '.tiff', '.ppm')
+from film import image_io
+from film.cli import UserError
+
+IMAGE_EXTENSIONS = image_io.IMAGE_EXTENSIONS
 TFRECORD_PATTERNS = ('*.tfrecord', '*.tfrecord-*', '*.tfrecords', '*.tfr')
 
 # Triplet frame-name conventions: (first, ground truth, last), without extension.
@@ -42,7 +44,7 @@ VIMEO_LIST = 'tri_testlist.txt'
 LAYOUTS = ('middlebury', 'ucf101', 'vimeo90k', 'xiph', 'triplets', 'tfrecord')
 
 
-class BenchmarkError(ValueError):
+class BenchmarkError(UserError):
   """A benchmark path or layout problem; `str(error)` is one line naming problem and fix."""
 
 
@@ -64,16 +66,9 @@ class Triplet(NamedTuple):
 
 
 def read_image(path: str) -> np.ndarray:
-  """Reads an image file as `[H,W,3]` float32 RGB in [0,1] (8- or 16-bit; alpha dropped)."""
-  try:
-    with Image.open(path) as image:
-      if image.mode in ('I;16', 'I;16B', 'I;16L', 'I'):
-        array = np.asarray(image, dtype=np.float32) / 65535.0
-        return np.repeat(array[..., None], 3, axis=-1)
-      return np.asarray(image.convert('RGB'), dtype=np.float32) / 255.0
-  except (OSError, ValueError) as error:
-    raise BenchmarkError(f'cannot read image {path} ({error}); replace or remove the broken '
-                         f'file') from error
+  """Reads an image file as `[H,W,3]` float32 RGB in [0,1] (`film.image_io`: 8/16-bit, EXIF
+  orientation applied, alpha dropped)."""
+  return image_io.read_image(path)
 
 
 def _find_image(folder: str, stem: str) -> Optional[str]:

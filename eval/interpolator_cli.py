@@ -12,18 +12,19 @@ and/or `--output_video` (.mp4 or .gif).
   # a frame folder, 4x slow motion, capped at 8 GB of memory (large frames are tiled)
   film-interpolate --input frames/ --times_to_interpolate 2 --output_dir out --max_memory_gb 8
 
-Bad input prints one line `film-interpolate: error: ...` on stderr and exits with status 2; no
-output is left behind. The logic lives in `film.pipeline` and `film.interpolator`.
+Bad input prints one line `film-interpolate: error: ...` on stderr and exits with status 2
+(`film.cli`); every input and output is checked before the model loads, no output is left
+behind, and no output may replace an input. The logic lives in `film.pipeline` and
+`film.interpolator`.
 """
 from __future__ import annotations
 
 import os
-import sys
 from typing import Any, Optional
 
 os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
 
-from absl import app, flags, logging  # noqa: E402
+from absl import flags, logging  # noqa: E402
 
 _INPUT = flags.DEFINE_multi_string(
     'input', None, 'Input: repeat for two or more images (--input a.png --input b.png), or give '
@@ -35,14 +36,14 @@ _OUTPUT_VIDEO = flags.DEFINE_string('output_video', None, 'Video file to write (
 _TIMES = flags.DEFINE_integer(
     'times_to_interpolate', 1, 'Recursion depth k (1..8): 2**k-1 new frames per gap, '
     '(N-1)*2**k+1 frames in all.')
-_OUTPUT_FPS = flags.DEFINE_float(
-    'output_fps', None, 'Resample to this frame rate keeping the duration (e.g. 24 -> 60); '
-    'replaces --times_to_interpolate.')
-_INPUT_FPS = flags.DEFINE_float('input_fps', None,
-                                'Frame rate of image/folder inputs (for --output_fps).')
-_FPS = flags.DEFINE_float(
-    'fps', None, 'Frame rate of --output_video with --times_to_interpolate. Default: video input '
-    'fps * 2**k (same duration), else 30.')
+_OUTPUT_FPS = flags.DEFINE_string(
+    'output_fps', None, 'Resample to this frame rate keeping the duration (e.g. 24 -> 60, or '
+    '60000/1001); replaces --times_to_interpolate.')
+_INPUT_FPS = flags.DEFINE_string('input_fps', None, 'Frame rate of image/folder inputs (for '
+                                 '--output_fps), e.g. 24 or 24000/1001.')
+_FPS = flags.DEFINE_string(
+    'fps', None, 'Frame rate of --output_video with --times_to_interpolate (e.g. 30 or '
+    '30000/1001). Default: video input fps * 2**k (same duration, exact), else 30.')
 _MODEL = flags.DEFINE_string(
     'model', None, 'Model directory (film-convert output) or FILM SavedModel directory. '
     'Default: the model shipped in film/default_model/.')
@@ -80,8 +81,8 @@ PROG = 'film-interpolate'
 
 
 def _fail(message: str) -> None:
-  print(f'{PROG}: error: {message}', file=sys.stderr, flush=True)
-  sys.exit(2)
+  from film import cli
+  cli.fail(PROG, message)
 
 
 def processing_options(output_dir: Optional[str], output_video: Optional[str]):
@@ -107,7 +108,8 @@ def processing_options(output_dir: Optional[str], output_video: Optional[str]):
 
 
 def check_model_flag() -> None:
-  """Raises `film.pipeline.InputError` if --model (or, without it, the default model) is missing."""
+  """Raises `film.pipeline.InputError` if --model (or, without it, the default model) is
+  missing or its files are unreadable or corrupt (checked without TensorFlow)."""
   from film import defaults, pipeline
   if _MODEL.value is None and not defaults.default_model_available():
     raise pipeline.InputError(f'no default model is installed (expected '
@@ -115,6 +117,7 @@ def check_model_flag() -> None:
   if _MODEL.value is not None and not os.path.exists(_MODEL.value):
     raise pipeline.InputError(f'model {_MODEL.value} does not exist; pass --model with a film '
                               'model directory (film-convert output) or a FILM SavedModel')
+  pipeline.check_model_files(_MODEL.value or defaults.DEFAULT_MODEL_DIR)
 
 
 def interpolator_kwargs() -> dict[str, Any]:
@@ -127,7 +130,7 @@ def interpolator_kwargs() -> dict[str, Any]:
 def main(argv: list[str]) -> None:
   if len(argv) > 1:
     _fail(f'unexpected arguments {argv[1:]}; use --input for inputs')
-  from film import image_io, pipeline, video_io
+  from film import cli, pipeline
   if _QUIET.value:
     logging.set_verbosity(logging.WARNING)
   inputs = list(_INPUT.value or [])
@@ -135,36 +138,44 @@ def main(argv: list[str]) -> None:
     if inputs or not (_FRAME0.value and _FRAME1.value):
       _fail('pass both --frame0 and --frame1, or --input (not both)')
     inputs = [_FRAME0.value, _FRAME1.value]
-  user_errors = (pipeline.InputError, image_io.ImageReadError, video_io.VideoReadError)
-  try:
-    options = processing_options(_OUTPUT_DIR.value, _OUTPUT_VIDEO.value)
-    source = pipeline.resolve_inputs(inputs)
-    pipeline.validate_options(source, options)
-    check_model_flag()
+  # Cheap checks first, all before TensorFlow is imported: flags, inputs, outputs, model files.
+  options = processing_options(_OUTPUT_DIR.value, _OUTPUT_VIDEO.value)
+  source = pipeline.resolve_inputs(inputs)
+  pipeline.validate_options(source, options)
+  check_model_flag()
+  from film import resources
+  if _MAX_MEMORY.value is not None and _MAX_MEMORY.value <= 0:
+    raise pipeline.InputError(f'--max_memory_gb must be > 0 (got {_MAX_MEMORY.value})')
+  # TensorFlow's C++ start-up lines would break the one-line error contract; its errors and
+  # fatal messages still reach stderr (film.cli.quiet_native_stderr).
+  with cli.quiet_native_stderr():
+    from film.interpolator import Interpolator
+    kwargs = interpolator_kwargs()
+    if kwargs['max_memory_gb'] is None:  # respects container (cgroup) limits
+      kwargs['max_memory_gb'] = resources.default_memory_cap_gb()
     try:
-      # TensorFlow's C++ logs at import and first use would break the one-line error contract;
-      # Python exceptions still propagate (stderr is restored first).
-      with pipeline.quiet_stderr():
-        from film.interpolator import Interpolator
-        interpolator = Interpolator.from_path(_MODEL.value, **interpolator_kwargs())
-        interpolator.tiles(source.height, source.width)  # tile fit under the memory cap
-    except ValueError as e:  # ModelLoadError (a ValueError), memory cap / tiling arguments
+      interpolator = Interpolator.from_path(_MODEL.value, **kwargs)
+    except ValueError as e:  # memory cap / tiling arguments out of range
+      if isinstance(e, cli.UserError):
+        raise
       raise pipeline.InputError(f'cannot set up the model: {e}') from e
-    summary = pipeline.run(source, options, interpolator)
-  except user_errors as e:
-    _fail(str(e).replace('\n', ' '))
-  except FileExistsError as e:
-    _fail(f'{e}; pass --overwrite')
-  logging.info('Wrote %d frames at %.3g fps to %s (gaps: %s, audio copied: %s)',
-               summary['frames'], summary['fps'], ', '.join(summary['outputs']),
-               summary.get('gaps', {}), summary['audio'])
+  try:
+    interpolator.tiles(source.height, source.width)  # tile fit under the memory cap
+  except ValueError as e:
+    raise pipeline.InputError(f'{e}; raise --max_memory_gb or lower --max_tile_pixels') from e
+  summary = pipeline.run(source, options, interpolator)
+  logging.info('Wrote %d frames at %s fps to %s (gaps: %s, audio tracks copied: %d)',
+               summary['frames'], summary['fps_rational'], ', '.join(summary['outputs']),
+               summary.get('gaps', {}), summary['audio_tracks'])
   if not _QUIET.value:
-    print(f'{PROG}: wrote {summary["frames"]} frames to {", ".join(summary["outputs"])}')
+    print(f'{PROG}: wrote {summary["frames"]} frames at {summary["fps_rational"]} fps to '
+          f'{", ".join(summary["outputs"])}')
 
 
 def run() -> None:
   """Console-script entry point (`film-interpolate`)."""
-  app.run(main)
+  from film import cli
+  cli.run(main, PROG)
 
 
 if __name__ == '__main__':

@@ -11,6 +11,13 @@ of frames (image files in natural order: frame_2 before frame_10), or one video 
 Outputs: a folder of PNG frames `frame_000000.png...` and/or a video (.mp4/.mov/.mkv h264, or
 .gif). Every output is written under a temporary name in its destination folder and renamed
 only when complete; on any error the temporaries are removed, so no partial output remains.
+A video inside the output folder is built inside the folder's temporary and published with it.
+`validate_options` checks every output before any work: writable, not an input (through links
+or `..`), not an existing output without `overwrite`.
+
+Fidelity: frame rates are exact `Fraction`s end to end (a 24000/1001 clip gives 48000/1001 at
+k=1); 16-bit PNG frames for 16-bit images and deeper-than-8-bit video; the output video carries
+the input video's colour tags (BT.709 for images) and every audio track of the input.
 
 Frame counts: k = `times_to_interpolate` gives (N-1)*2**k+1 frames; for *video* input the last
 frame is then held 2**k-1 more times (N*2**k frames at input fps * 2**k) so the output lasts
@@ -24,33 +31,36 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import os
-import shutil
-import sys
-import tempfile
-from typing import Iterator, Optional
+from typing import Iterator, Optional, Union
 
 from absl import logging
 import numpy as np
 
-from film import atomic, image_io, video_io
+from film import atomic, cli, image_io, video_io
+from film.video_io import Fraction
 
 MIN_TIMES, MAX_TIMES = 1, 8
-VIDEO_OUTPUT_EXTENSIONS = ('.mp4', '.mov', '.mkv', '.gif')
+VIDEO_OUTPUT_EXTENSIONS = video_io.VIDEO_OUTPUT_EXTENSIONS
+Rate = Union[Fraction, float, int, str, None]
 
 
-class InputError(ValueError):
+class InputError(cli.UserError):
   """Bad user input; the message names the problem and the fix (one line)."""
 
 
 @dataclasses.dataclass
 class Source:
-  """Validated input: `kind` is 'images' (explicit files), 'folder' or 'video'."""
+  """Validated input: `kind` is 'images' (explicit files), 'folder' or 'video'.
+
+  `fps` is the video's exact rate (None for images); `bit_depth` 16 for 16-bit images and
+  deeper-than-8-bit video (frames then keep that precision).
+  """
   kind: str
   paths: list[str]
   height: int
   width: int
   num_frames: int
-  fps: Optional[float] = None
+  fps: Optional[Fraction] = None
   has_audio: bool = False
   bit_depth: int = 8
   video_info: Optional[video_io.VideoInfo] = None
@@ -67,22 +77,41 @@ class Source:
                          f'{self.width}x{self.height}; resize the frames to one size')
       yield frame
 
+  @property
+  def color(self) -> video_io.ColorInfo:
+    """Colour tags for the output video: the input video's, BT.709 for images."""
+    return self.video_info.color if self.video_info else video_io.BT709
+
 
 @dataclasses.dataclass
 class Options:
-  """What to produce; see the `film-interpolate` flags for meanings and defaults."""
+  """What to produce; see the `film-interpolate` flags for meanings and defaults.
+
+  Frame rates (`output_fps`, `fps`, `input_fps`) may be Fractions, numbers or strings such as
+  '24000/1001' (see `film.video_io.parse_rate`).
+  """
   output_dir: Optional[str] = None
   output_video: Optional[str] = None
   times_to_interpolate: Optional[int] = 1
-  output_fps: Optional[float] = None
-  fps: Optional[float] = None
-  input_fps: Optional[float] = None
+  output_fps: Rate = None
+  fps: Rate = None
+  input_fps: Rate = None
   overwrite: bool = False
   quiet: bool = False
   png_bit_depth: int = 0  # 0: 16 if any input is 16-bit, else 8.
   scene_cut_threshold: float = 0.25
   duplicate_threshold: float = 0.5 / 255
   copy_audio: bool = True
+
+
+def rate(value: Rate, flag: str) -> Optional[Fraction]:
+  """`value` as an exact Fraction (None stays None); InputError naming `flag` if invalid."""
+  if value is None:
+    return None
+  try:
+    return video_io.parse_rate(value)
+  except ValueError as e:
+    raise InputError(f'{flag}: {e}') from e
 
 
 def resolve_inputs(inputs: list[str]) -> Source:
@@ -101,13 +130,10 @@ def resolve_inputs(inputs: list[str]) -> Source:
     kind = 'folder'
   elif len(inputs) == 1 and inputs[0].lower().endswith(video_io.VIDEO_EXTENSIONS):
     info = video_io.probe_video(inputs[0])
-    if info.num_frames < 0:
-      raise InputError(f'cannot count the frames of {inputs[0]}; re-encode it (e.g. ffmpeg -i IN '
-                       '-c:v libx264 OUT.mp4)')
     if info.num_frames < 2:
       raise InputError(f'video {inputs[0]} has {info.num_frames} frame(s); it needs at least 2')
     return Source('video', [inputs[0]], info.height, info.width, info.num_frames, info.fps,
-                  info.has_audio, 8, info)
+                  info.has_audio, 16 if info.bit_depth > 8 else 8, info)
   elif len(inputs) == 1:
     raise InputError(f'only one input image ({inputs[0]}); pass two or more --input images, a '
                      'folder of frames or a video')
@@ -123,18 +149,59 @@ def resolve_inputs(inputs: list[str]) -> Source:
                 bit_depth=max(i.bit_depth for i in infos))
 
 
-def _exists(path: str) -> bool:
-  return os.path.exists(path) and not (os.path.isdir(path) and not os.listdir(path))
+def check_model_files(path: str) -> None:
+  """Cheap integrity check of a model before TensorFlow loads it (InputError naming the file).
+
+  Our model folder (`film.model_io`): `film_model.json` must parse and `weights.npz` must be a
+  complete zip archive whose every member passes its CRC. FILM SavedModels / checkpoints are
+  checked by their loader.
+  """
+  import json
+  import zipfile
+  manifest = os.path.join(path, 'film_model.json')  # film.model_io.MANIFEST
+  if not os.path.isfile(manifest):
+    return
+  fix = 'reinstall or re-convert the model (film-convert), or pass another --model'
+  try:
+    with open(manifest, encoding='utf-8') as f:
+      weights = os.path.join(path, json.load(f).get('weights', 'weights.npz'))
+  except (OSError, ValueError, AttributeError) as e:
+    raise InputError(f'model file {manifest} is unreadable ({e}); {fix}') from e
+  try:
+    with zipfile.ZipFile(weights) as archive:
+      bad = archive.testzip()
+  except (OSError, zipfile.BadZipFile, EOFError) as e:
+    raise InputError(f'model weights {weights} are missing or corrupt ({e}); {fix}') from e
+  if bad is not None:
+    raise InputError(f'model weights {weights} are corrupt (member {bad} fails its CRC); {fix}')
+
+
+def _input_paths(source: Source) -> list[str]:
+  """Everything an output must not replace: the input files and the folder given."""
+  paths = list(source.paths)
+  if source.kind == 'folder':
+    paths.append(os.path.dirname(source.paths[0]))
+  return paths
+
+
+def _inside(path: str, folder: str) -> bool:
+  real, base = os.path.realpath(path), os.path.realpath(folder)
+  return real.startswith(base.rstrip(os.sep) + os.sep)
 
 
 def validate_options(source: Source, options: Options) -> None:
-  """Checks flag combinations and existing outputs before any work is done."""
+  """Checks flag values, flag combinations and every output path before any work is done.
+
+  Outputs must be writable (the nearest existing folder really accepts a file), must not be
+  or hold an input (also through links or `..`), and must not exist unless `overwrite`.
+  """
   if not options.output_dir and not options.output_video:
     raise InputError('no output given; pass --output_dir DIR and/or --output_video FILE.mp4')
-  if options.output_fps is not None:
-    if options.output_fps <= 0:
-      raise InputError(f'--output_fps must be > 0 (got {options.output_fps})')
-    if source.kind != 'video' and not options.input_fps:
+  output_fps = rate(options.output_fps, '--output_fps')
+  rate(options.fps, '--fps')
+  input_fps = rate(options.input_fps, '--input_fps')
+  if output_fps is not None:
+    if source.kind != 'video' and not input_fps:
       raise InputError('--output_fps needs the input frame rate: pass --input_fps for frame '
                        'folders and images')
   else:
@@ -142,74 +209,70 @@ def validate_options(source: Source, options: Options) -> None:
     if k is None or not MIN_TIMES <= k <= MAX_TIMES:
       raise InputError(f'--times_to_interpolate must be in {MIN_TIMES}..{MAX_TIMES} (got {k}); '
                        f'{MAX_TIMES} already makes {2 ** MAX_TIMES} frames per input frame')
-  for rate, name in ((options.fps, '--fps'), (options.input_fps, '--input_fps')):
-    if rate is not None and rate <= 0:
-      raise InputError(f'{name} must be > 0 (got {rate})')
+  if options.png_bit_depth not in (0, 8, 16):
+    raise InputError(f'--png_bit_depth must be 0 (auto), 8 or 16 (got {options.png_bit_depth})')
+  inputs = _input_paths(source)
   if options.output_video:
     if not options.output_video.lower().endswith(VIDEO_OUTPUT_EXTENSIONS):
       raise InputError(f'--output_video {options.output_video}: unsupported type; use one of '
                        f'{", ".join(VIDEO_OUTPUT_EXTENSIONS)}')
-    if _exists(options.output_video) and not options.overwrite:
-      raise InputError(f'output {options.output_video} already exists; pass --overwrite or '
-                       'choose another --output_video')
-    if os.path.abspath(options.output_video) in map(os.path.abspath, source.paths):
-      raise InputError('--output_video is the input file; choose another output name')
+    # Inside --output_dir it is published with the folder (checked with it).
+    if not (options.output_dir and _inside(options.output_video, options.output_dir)):
+      atomic.check_output(options.output_video, inputs=inputs, overwrite=options.overwrite,
+                          flag='--output_video')
   if options.output_dir:
-    if os.path.isfile(options.output_dir):
-      raise InputError(f'--output_dir {options.output_dir} is a file; choose a folder name')
-    if _exists(options.output_dir) and not options.overwrite:
-      raise InputError(f'output {options.output_dir} already exists; pass --overwrite or choose '
-                       'another --output_dir')
-  if options.png_bit_depth not in (0, 8, 16):
-    raise InputError(f'--png_bit_depth must be 0 (auto), 8 or 16 (got {options.png_bit_depth})')
+    atomic.check_output(options.output_dir, inputs=inputs, overwrite=options.overwrite,
+                        directory=True, flag='--output_dir')
 
 
-@contextlib.contextmanager
-def quiet_stderr() -> Iterator[None]:
-  """Silences file descriptor 2 (C++ logs of TensorFlow's import) inside the block."""
-  sys.stderr.flush()
-  saved = os.dup(2)
-  devnull = os.open(os.devnull, os.O_WRONLY)
-  try:
-    os.dup2(devnull, 2)
-    yield
-  finally:
-    os.dup2(saved, 2)
-    os.close(saved)
-    os.close(devnull)
+def quiet_stderr() -> contextlib.AbstractContextManager:
+  """Hides TensorFlow's C++ start-up lines, keeping its errors (`film.cli.quiet_native_stderr`)."""
+  return cli.quiet_native_stderr()
 
 
-def plan(source: Source, options: Options) -> tuple[int, float, int]:
-  """(number of output frames, output fps, held frames appended at the end)."""
-  if options.output_fps is not None:
-    input_fps = source.fps if source.kind == 'video' else options.input_fps
+def plan(source: Source, options: Options) -> tuple[int, Fraction, int]:
+  """(number of output frames, exact output fps, held frames appended at the end)."""
+  output_fps = rate(options.output_fps, '--output_fps')
+  if output_fps is not None:
+    input_fps = source.fps if source.kind == 'video' else rate(options.input_fps, '--input_fps')
     from film.interpolator import Interpolator
-    total = Interpolator.num_output_frames(source.num_frames, input_fps=input_fps,
-                                           output_fps=options.output_fps)
-    return total, options.output_fps, 0
+    total = Interpolator.num_output_frames(source.num_frames, input_fps=float(input_fps),
+                                           output_fps=float(output_fps))
+    return total, output_fps, 0
   k = options.times_to_interpolate
   core = (source.num_frames - 1) * 2 ** k + 1
+  fps = rate(options.fps, '--fps')
   if source.kind == 'video':
-    fps = options.fps or source.fps * 2 ** k
-    return core + 2 ** k - 1, fps, 2 ** k - 1
-  return core, options.fps or 30.0, 0
+    return core + 2 ** k - 1, fps or source.fps * 2 ** k, 2 ** k - 1
+  return core, fps or Fraction(30), 0
 
 
-def _temp_sibling(path: str, directory: bool) -> str:
-  parent = os.path.dirname(os.path.abspath(path)) or '.'
-  os.makedirs(parent, exist_ok=True)
-  prefix = '.' + os.path.basename(os.path.normpath(path)) + '.tmp-'
-  if directory:
-    return tempfile.mkdtemp(prefix=prefix, dir=parent)
-  fd, tmp = tempfile.mkstemp(prefix=prefix, suffix=os.path.splitext(path)[1], dir=parent)
-  os.close(fd)
-  return tmp
+def _audio_decision(source: Source, options: Options, total: int, fps: Fraction) -> bool:
+  """Whether to copy the audio tracks; logs why not when they are dropped."""
+  if not (options.output_video and source.kind == 'video' and source.has_audio):
+    return False
+  tracks = source.video_info.audio_tracks
+  if not options.copy_audio:
+    logging.info('--no_audio: %d audio track(s) of %s not copied', tracks, source.paths[0])
+    return False
+  if options.output_video.lower().endswith('.gif'):
+    logging.warning('GIF has no audio; the %d audio track(s) of %s are dropped', tracks,
+                    source.paths[0])
+    return False
+  output_seconds, input_seconds = Fraction(total) / fps, source.video_info.video_seconds
+  if abs(output_seconds - input_seconds) > 1 / fps:
+    logging.warning('Audio not copied: the output lasts %.3f s, the input video %.3f s '
+                    '(--fps %s changes the duration; drop --fps to keep it)',
+                    float(output_seconds), float(input_seconds), options.fps)
+    return False
+  return True
 
 
 def run(source: Source, options: Options, interpolator) -> dict:
   """Produces the outputs of `options` from `source` with a `film.interpolator.Interpolator`.
 
-  Returns a summary dict (frames written, fps, gap decisions, outputs, audio copied).
+  Returns a summary dict: frames written, fps (float) and fps_rational ('48000/1001'), gap
+  decisions, outputs, audio tracks copied.
   """
   from film import scene  # numpy/cv2 only
   validate_options(source, options)
@@ -217,27 +280,38 @@ def run(source: Source, options: Options, interpolator) -> dict:
   policy = None
   if source.kind in ('folder', 'video'):
     policy = scene.GapClassifier(options.scene_cut_threshold, options.duplicate_threshold)
-  if options.output_fps is not None:
-    input_fps = source.fps if source.kind == 'video' else options.input_fps
-    stream = interpolator.retime(source.frames(), input_fps, options.output_fps, policy)
+  output_fps = rate(options.output_fps, '--output_fps')
+  if output_fps is not None:
+    input_fps = source.fps if source.kind == 'video' else rate(options.input_fps, '--input_fps')
+    stream = interpolator.retime(source.frames(), float(input_fps), float(output_fps), policy)
   else:
     stream = interpolator.interpolate_recursively(source.frames(), options.times_to_interpolate,
                                                   policy)
   bit_depth = options.png_bit_depth or (16 if source.bit_depth == 16 else 8)
+  copy_audio = _audio_decision(source, options, total, fps)
   temps: list[str] = []
-  summary = {'frames': 0, 'fps': fps, 'outputs': [], 'audio': False}
+  summary = {'frames': 0, 'fps': float(fps), 'fps_rational': video_io.format_rate(fps),
+             'outputs': [], 'audio': False, 'audio_tracks': 0}
   try:
     frame_dir = video_tmp = None
     if options.output_dir:
-      frame_dir = _temp_sibling(options.output_dir, directory=True)
+      frame_dir = atomic.temp_sibling(options.output_dir, directory=True)
       temps.append(frame_dir)
+    video_inside = bool(frame_dir and _inside(options.output_video or '', options.output_dir))
     with contextlib.ExitStack() as stack:
       writer = None
       if options.output_video:
-        video_tmp = _temp_sibling(options.output_video, directory=False)
-        temps.append(video_tmp)
-        writer = stack.enter_context(
-            video_io.StreamingVideoWriter(video_tmp, source.height, source.width, fps))
+        if video_inside:  # built inside the folder's temporary, published with it
+          rel = os.path.relpath(os.path.realpath(options.output_video),
+                                os.path.realpath(options.output_dir))
+          video_tmp = os.path.join(frame_dir, rel)
+          os.makedirs(os.path.dirname(video_tmp), exist_ok=True)
+        else:
+          video_tmp = atomic.temp_sibling(options.output_video)
+          temps.append(video_tmp)
+        writer = stack.enter_context(video_io.StreamingVideoWriter(
+            video_tmp, source.height, source.width, fps, color=source.color,
+            bit_depth=10 if source.bit_depth > 8 and source.kind == 'video' else 8))
       from tqdm import tqdm
       bar = stack.enter_context(tqdm(total=total, unit='frame', disable=options.quiet,
                                      desc='film-interpolate', dynamic_ncols=True))
@@ -251,34 +325,24 @@ def run(source: Source, options: Options, interpolator) -> dict:
         _emit(last, summary['frames'], frame_dir, writer, bit_depth)
         summary['frames'] += 1
         bar.update(1)
-    if summary['frames'] != total:  # e.g. a container whose packet count != decoded frames
-      logging.warning('Produced %d frames; the input header predicted %d', summary['frames'],
-                      total)
-    if video_tmp and source.kind == 'video' and source.has_audio and options.copy_audio:
-      if options.output_video.lower().endswith('.gif'):
-        logging.warning('GIF has no audio; the audio track of %s is not copied', source.paths[0])
-      elif source.video_info.duration and abs(total / fps - source.video_info.duration) > max(
-          2.0 / fps, 0.1):
-        logging.warning('Audio not copied: the output lasts %.2f s, the input %.2f s (--fps '
-                        'changes the duration)', total / fps, source.video_info.duration)
-      else:
-        muxed = _temp_sibling(options.output_video, directory=False)
-        temps.append(muxed)
-        video_io.mux_audio(video_tmp, source.paths[0], muxed)
-        os.replace(muxed, video_tmp)
-        summary['audio'] = True
+    if summary['frames'] != total:
+      raise RuntimeError(f'produced {summary["frames"]} frames, planned {total}')
+    if copy_audio:
+      muxed = atomic.temp_sibling(video_tmp)
+      temps.append(muxed)
+      summary['audio_tracks'] = video_io.mux_audio(video_tmp, source.paths[0], muxed)
+      os.replace(muxed, video_tmp)
+      summary['audio'] = summary['audio_tracks'] > 0
     if frame_dir:
       atomic.replace(frame_dir, options.output_dir)
       summary['outputs'].append(options.output_dir)
-    if video_tmp:
+    if video_tmp and not video_inside:
       atomic.replace(video_tmp, options.output_video)
+    if video_tmp:
       summary['outputs'].append(options.output_video)
   except BaseException:
     for tmp in temps:
-      if os.path.isdir(tmp):
-        shutil.rmtree(tmp, ignore_errors=True)
-      elif os.path.exists(tmp):
-        os.remove(tmp)
+      atomic.remove(tmp)
     raise
   if policy is not None:
     summary['gaps'] = dict(policy.counts)

@@ -6,6 +6,7 @@ import sys
 import numpy as np
 import pytest
 
+from film.cli import UserError, user_error_message
 from film.datasets import beam_pipeline
 from film.datasets import layouts
 from film.datasets.frames import InputError
@@ -63,19 +64,19 @@ def test_unreadable_video(tmp_path):
   bad = tmp_path / 'broken.mp4'
   bad.write_bytes(b'this is not a video' * 100)
   (clip,) = layouts.find_clips(str(bad))
-  with pytest.raises(InputError) as e:
+  with pytest.raises(UserError) as e:
     beam_pipeline.create_clip_records([clip], str(tmp_path / 'out'))
-  assert 'cannot read video' in _one_line(e) and 'broken.mp4' in str(e.value)
+  assert 'not a readable video' in _one_line(e) and 'broken.mp4' in str(e.value)
   assert not (tmp_path / 'out').exists()
 
 
-def test_input_error_line_unwraps_runner_errors():
+def test_user_error_message_unwraps_runner_errors():
   wrapped = RuntimeError('Traceback ...\n  File "x.py"\ndatasets.frames.InputError: cannot decode '
                          "a.png (UnidentifiedImageError): replace or remove the file [while "
                          "running 'ToRecord']\nmore")
-  assert beam_pipeline.input_error_line(wrapped) == (
+  assert user_error_message(wrapped) == (
       'cannot decode a.png (UnidentifiedImageError): replace or remove the file')
-  assert beam_pipeline.input_error_line(RuntimeError('something else')) is None
+  assert user_error_message(RuntimeError('something else')) is None
 
 
 def test_cli_reports_bad_input_in_one_line(tmp_path):
@@ -83,8 +84,40 @@ def test_cli_reports_bad_input_in_one_line(tmp_path):
       [sys.executable, '-m', 'film.datasets.create_tfrecords_cli', '--dataset=vimeo',
        f'--input={tmp_path}', f'--output_dir={tmp_path / "out"}'],
       cwd=REPO, capture_output=True, text=True, timeout=120, check=False)
-  assert done.returncode == 1
-  assert done.stderr.strip().splitlines()[-1] == (
-      f'error: {tmp_path}/tri_trainlist.txt is missing: pass the unzipped vimeo_triplet folder '
-      'as the input')
+  assert done.returncode == 2
+  assert done.stderr.strip().splitlines() == [
+      f'film-create-tfrecords: error: {tmp_path}/tri_trainlist.txt is missing: pass the unzipped '
+      'vimeo_triplet folder as the input']
   assert not (tmp_path / 'out').exists()
+
+
+@pytest.mark.parametrize('extra, message', [
+    (['--gapp=4'], "Unknown command line flag 'gapp'"),   # a typo of ours is not Beam's
+    (['--runner=DirectRunner'], "Unknown command line flag 'runner'"),  # Beam's go after --
+    (['stray'], 'unexpected arguments'),
+    (['--gap=3'], 'gap 3 has no middle frame'),           # a bad value: one line too
+])
+def test_cli_unknown_flags_and_bad_values_are_errors(tmp_path, extra, message):
+  done = subprocess.run(
+      [sys.executable, '-m', 'film.datasets.create_tfrecords_cli', '--dataset=video',
+       f'--input={tmp_path}', f'--output_dir={tmp_path / "out"}', *extra],
+      cwd=REPO, capture_output=True, text=True, timeout=120, check=False)
+  assert done.returncode == 2, done.stderr
+  lines = done.stderr.strip().splitlines()
+  assert len(lines) == 1 and lines[0].startswith('film-create-tfrecords: error: '), lines
+  assert message in lines[0]
+  assert not (tmp_path / 'out').exists()
+
+
+def test_cli_passes_beam_options_after_double_dash(tmp_path):
+  for i, image in enumerate(np.random.default_rng(0).integers(0, 255, (5, 32, 48, 3), np.uint8)):
+    write_png(str(tmp_path / 'clip' / f'{i}.png'), np.clip(image // 4 + i * 30, 0, 255))
+  done = subprocess.run(
+      [sys.executable, '-m', 'film.datasets.create_tfrecords_cli', '--dataset=xiph',
+       f'--input={tmp_path / "clip"}', f'--output_dir={tmp_path / "out"}', '--static_threshold=0',
+       '--scene_cut_threshold=0', '--black_threshold=0', '--', '--runner=FnApiRunner'],
+      cwd=REPO, capture_output=True, text=True, timeout=300, check=False)
+  assert done.returncode == 0, done.stderr
+  import json
+  manifest = json.loads((tmp_path / 'out' / 'manifest.json').read_text())
+  assert manifest['pipeline_args'][:1] == ['--runner=FnApiRunner']
