@@ -1,11 +1,10 @@
-"""FILM network hyperparameters: a frozen, validated dataclass bound from gin at the edges."""
+"""FILM network hyperparameters: a frozen, validated dataclass (gin binds it as `model.*` in the
+training entry point, `training/configs.py`)."""
 from __future__ import annotations
 
 import dataclasses
 import json
-from typing import Any, Sequence
-
-import gin
+from typing import Any
 
 
 # Ways to make the flows from time t to the inputs (FilmConfig.time_flows).
@@ -105,24 +104,3 @@ PUBLISHED = FilmConfig()
 # Small configuration for CPU work and tests (4,756,587 parameters).
 SMALL = FilmConfig(pyramid_levels=5, fusion_pyramid_levels=5, filters=16)
 
-
-@gin.configurable('model')
-def model_config(name: str = 'film_net',
-                 pyramid_levels: int = 7,
-                 fusion_pyramid_levels: int = 5,
-                 specialized_levels: int = 3,
-                 sub_levels: int = 4,
-                 flow_convs: Sequence[int] = (3, 3, 3, 3),
-                 flow_filters: Sequence[int] = (32, 64, 128, 256),
-                 filters: int = 64,
-                 residual_fusion: bool = False,
-                 time_flows: str = 'film') -> FilmConfig:
-  """Builds a FilmConfig from gin bindings (`model.pyramid_levels = 7`, as in FILM's gin files)."""
-  if name != 'film_net':
-    raise ValueError(f"Unknown model name {name!r}; only 'film_net' is supported")
-  return FilmConfig(pyramid_levels=pyramid_levels,
-                    fusion_pyramid_levels=fusion_pyramid_levels,
-                    specialized_levels=specialized_levels, sub_levels=sub_levels,
-                    flow_convs=tuple(flow_convs), flow_filters=tuple(flow_filters),
-                    filters=filters, residual_fusion=bool(residual_fusion),
-                    time_flows=time_flows)

@@ -11,7 +11,8 @@ identically to x0, y and x1 (each can be switched off): random crop, horizontal 
 flips, rot90, a small random rotation (bilinear, reflected borders; plain TF via
 `ImageProjectiveTransformV3`, no tensorflow-addons) and time reversal (x0 <-> x1, t -> 1-t).
 Random draws are stateless, keyed by (`seed`, record index), so a seeded pipeline is
-reproducible whatever the parallelism. Functions are gin-configurable (`import gin`).
+reproducible whatever the parallelism. Everything is a plain argument; gin binds `Augmentation`
+at the training entry point (`training/configs.py`).
 """
 from __future__ import annotations
 
@@ -21,7 +22,6 @@ import os
 import random
 from typing import Optional, Sequence, Union
 
-import gin
 import tensorflow as tf
 
 from film.datasets import schema
@@ -31,7 +31,6 @@ FRAMES = ('x0', 'y', 'x1')
 FilesLike = Union[str, Sequence[str]]
 
 
-@gin.configurable
 @dataclasses.dataclass(frozen=True)
 class Augmentation:
   """Which augmentations `augment_triplet` applies (each with probability 1/2 unless noted).
@@ -114,7 +113,7 @@ def _coin(seed: tf.Tensor) -> tf.Tensor:
 
 
 def augment_triplet(example: dict[str, tf.Tensor], seed: tf.Tensor,
-                    crop_size: Optional[Sequence[int]], augmentation: Augmentation = Augmentation()
+                    crop_size: Optional[Sequence[int]], augmentation: Augmentation
                     ) -> dict[str, tf.Tensor]:
   """Augments one parsed triplet, the same way for all three frames.
 
@@ -187,7 +186,6 @@ def _read_records(files: list[str], shuffle_files: bool, seed: int, cycle_length
       num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
 
 
-@gin.configurable
 def create_dataset(files: FilesLike, batch_size: int,
                    crop_size: Optional[Sequence[int]] = (256, 256),
                    augment: Union[bool, Augmentation] = True, shuffle_buffer: int = 1024,
@@ -201,8 +199,7 @@ def create_dataset(files: FilesLike, batch_size: int,
     batch_size: B.
     crop_size: `(h, w)` crop of every example; None keeps full frames (then all records must
       have one size to batch).
-    augment: True for the default `Augmentation()` (gin-configurable), False for none, or an
-      `Augmentation`.
+    augment: an `Augmentation`, True for `Augmentation()`'s defaults, or False for none.
     shuffle_buffer: records in the shuffle buffer (0 or 1: no shuffling of records or files).
     repeat: repeat forever (each pass reshuffled and re-augmented).
     seed: makes shuffling and augmentation reproducible; None draws one.
@@ -239,7 +236,6 @@ def create_dataset(files: FilesLike, batch_size: int,
   return ds.prefetch(prefetch)
 
 
-@gin.configurable
 def create_eval_dataset(files: FilesLike, batch_size: int = 1,
                         crop_size: Optional[Sequence[int]] = None) -> tf.data.Dataset:
   """The evaluation dataset: every record once, in file order, no augmentation.

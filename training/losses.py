@@ -42,9 +42,10 @@ Backbone weights are `tf.constant`s (frozen; never trainable variables), loaded 
 Loss weights follow FILM's recipes: piecewise-constant schedules over the training step
 (`PiecewiseConstant`, same semantics as `tf.keras.optimizers.schedules.PiecewiseConstantDecay`:
 `values[i]` while `step <= boundaries[i]`). `RECIPES` holds FILM's three (film_net-L1/VGG/Style
-gin files); `training_losses` reads the same gin keys (`loss_names`, `loss_weights`,
-`loss_weight_parameters`) and `WeightedLoss` sums the weighted terms. Configure with gin
-(`import gin`, bound at the entry point), e.g.::
+gin files); `training_losses` takes the same keys (`loss_names`, `loss_weights`,
+`loss_weight_parameters`) and `WeightedLoss` sums the weighted terms. Nothing here reads gin;
+the training entry point binds `training_losses` and `PerceptualConfig` (`training/configs.py`),
+e.g.::
 
     training_losses.loss_names = ['l1', 'vgg', 'style']
     training_losses.loss_weight_parameters = [
@@ -61,7 +62,6 @@ import functools
 import os
 from typing import Any, Callable, Mapping, Optional, Sequence
 
-import gin
 import numpy as np
 import tensorflow as tf
 
@@ -138,7 +138,6 @@ def load_backbone(name: str = 'vgg19', weights_path: Optional[str] = None) -> Pe
   return _cached_backbone(name, path)
 
 
-@gin.configurable
 @dataclasses.dataclass(frozen=True)
 class PerceptualConfig:
   """Backbone and layer weights of the `vgg` and `style` losses.
@@ -287,8 +286,8 @@ def get_loss(name: str, perceptual: Optional[PerceptualConfig] = None) -> LossFn
 
   Args:
     name: one of `LOSS_NAMES`.
-    perceptual: backbone settings for 'vgg' / 'style' (default `PerceptualConfig()`, which
-      gin may bind); the backbone is loaded here, so missing weights fail immediately.
+    perceptual: backbone settings, required for 'vgg' / 'style'; the backbone is loaded here,
+      so missing weights fail immediately.
 
   Raises:
     KeyError: unknown name.
@@ -298,11 +297,12 @@ def get_loss(name: str, perceptual: Optional[PerceptualConfig] = None) -> LossFn
     return _SIMPLE_LOSSES[name]
   if name not in PERCEPTUAL_LOSSES:
     raise KeyError(f'unknown loss {name!r}; choose from {LOSS_NAMES}')
-  config = perceptual if perceptual is not None else PerceptualConfig()
-  backbone = load_backbone(config.backbone, config.weights_path)
+  if perceptual is None:
+    raise ValueError(f'the {name!r} loss needs a PerceptualConfig (its VGG backbone)')
+  backbone = load_backbone(perceptual.backbone, perceptual.weights_path)
   if name == 'vgg':
-    return make_vgg_loss(backbone, config.vgg_layer_weights)
-  return make_style_loss(backbone, config.style_layer_weights)
+    return make_vgg_loss(backbone, perceptual.vgg_layer_weights)
+  return make_style_loss(backbone, perceptual.style_layer_weights)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -362,7 +362,6 @@ RECIPES: dict[str, tuple[LossTerm, ...]] = {
 }
 
 
-@gin.configurable
 def training_losses(loss_names: Sequence[str] = ('l1',),
                     loss_weights: Optional[Sequence[float]] = None,
                     loss_weight_parameters: Optional[Sequence[Mapping[str, Sequence[Any]]]] = None
@@ -399,15 +398,22 @@ class WeightedLoss:
 
   def __init__(self, terms: Sequence[LossTerm], perceptual: Optional[PerceptualConfig] = None,
                backbone: Optional[PerceptualBackbone] = None):
-    """Args: terms: the loss terms; perceptual: settings for vgg/style (default
-    `PerceptualConfig()`); backbone: an explicit backbone (overrides `perceptual`'s)."""
+    """Args: terms: the loss terms; perceptual: settings for vgg/style (required with them);
+    backbone: an explicit backbone (then `perceptual` only gives the layer weights, FILM's
+    when it is None)."""
     if not terms:
       raise ValueError('WeightedLoss needs at least one term')
     self.terms = tuple(terms)
-    self._config = perceptual if perceptual is not None else PerceptualConfig()
+    needs_backbone = any(t.name in PERCEPTUAL_LOSSES for t in self.terms)
+    if needs_backbone and perceptual is None and backbone is None:
+      raise ValueError('vgg / style losses need a PerceptualConfig (their VGG backbone)')
+    self._config = perceptual
     self._backbone = backbone
-    if backbone is None and any(t.name in PERCEPTUAL_LOSSES for t in self.terms):
-      self._backbone = load_backbone(self._config.backbone, self._config.weights_path)
+    if backbone is None and needs_backbone:
+      self._backbone = load_backbone(perceptual.backbone, perceptual.weights_path)
+
+  def _layer_weights(self, field: str) -> tuple[float, ...]:
+    return FILM_LAYER_WEIGHTS if self._config is None else getattr(self._config, field)
 
   def __call__(self, example: Example, prediction: Prediction,
                step: Any) -> tuple[tf.Tensor, dict[str, tf.Tensor]]:
@@ -420,9 +426,9 @@ class WeightedLoss:
     total = tf.constant(0.0)
     for term in self.terms:
       if term.name == 'vgg':
-        value = perceptual_distance(*feats, self._config.vgg_layer_weights)
+        value = perceptual_distance(*feats, self._layer_weights('vgg_layer_weights'))
       elif term.name == 'style':
-        value = style_distance(*feats, self._config.style_layer_weights)
+        value = style_distance(*feats, self._layer_weights('style_layer_weights'))
       else:
         value = _SIMPLE_LOSSES[term.name](example, prediction)
       values[term.name] = value

@@ -1,4 +1,4 @@
-"""TensorBoard summaries without the TensorBoard package, and a flow colour wheel.
+"""TensorBoard summaries without the TensorBoard package, a flow colour wheel, image previews.
 
 `tf.summary.scalar` / `tf.summary.image` live in the `tensorboard` package, which the
 `tensorflow-cpu` wheel does not install. The core op `tf.summary.write` does not need it: we
@@ -18,7 +18,7 @@ down the rows) to colours on an HSV wheel: hue = direction, saturation = magnitu
 from __future__ import annotations
 
 import math
-from typing import Optional
+from typing import Any, Optional
 
 import tensorflow as tf
 
@@ -72,3 +72,30 @@ def flow_to_rgb(flow: tf.Tensor, max_magnitude: Optional[float] = None) -> tf.Te
   hue = tf.math.floormod(tf.atan2(dy, dx) / (2.0 * math.pi), 1.0)
   hsv = tf.stack([hue, saturation, tf.ones_like(hue)], axis=-1)
   return tf.image.hsv_to_rgb(hsv)
+
+
+class ImagePreviewer:
+  """Image summaries of a batch: inputs, prediction, ground truth, |error|, flows, warped frames."""
+
+  def __init__(self, model: Any, compute_dtype: Optional[tf.DType]):
+    self.model = model
+
+    @tf.function(reduce_retracing=True)
+    def _predict(x0, x1, time_):
+      return self.model(x0, x1, time_, aux_outputs=True, compute_dtype=compute_dtype)
+
+    self._predict = _predict
+
+  def write(self, batch: dict[str, tf.Tensor], step: int, max_images: int) -> None:
+    """Writes the first `max_images` examples of `batch` as `training/<name>` images."""
+    batch = {k: v[:max_images] for k, v in batch.items()}
+    out = self._predict(batch['x0'], batch['x1'], batch['time'])
+    images = {
+        'x0': batch['x0'], 'x1': batch['x1'], 'y': batch['y'], 'prediction': out['image'],
+        'abs_error': tf.abs(tf.clip_by_value(out['image'], 0.0, 1.0) - batch['y']),
+        'forward_flow': flow_to_rgb(out['forward_flow']),
+        'backward_flow': flow_to_rgb(out['backward_flow']),
+        'x0_warped': out['x0_warped'], 'x1_warped': out['x1_warped'],
+    }
+    for name, value in images.items():
+      write_images(f'training/{name}', value, step, max_outputs=max_images)

@@ -80,23 +80,25 @@ def main(argv: list[str]) -> None:
     tf.config.threading.set_inter_op_parallelism_threads(FLAGS.inter_op_threads)
   if FLAGS.mode == 'mirrored' and FLAGS.logical_cpus > 1:
     distribute.split_cpu(FLAGS.logical_cpus)
+  from film.training import checkpoint_export  # pylint: disable=g-import-not-at-top
+  from film.training import configs  # pylint: disable=g-import-not-at-top
   from film.training import train as train_lib  # pylint: disable=g-import-not-at-top
+  from film.training.trainer import NonFiniteLossError  # pylint: disable=g-import-not-at-top
 
   if FLAGS.export_only:
     if FLAGS.checkpoint:
       path = FLAGS.checkpoint
       model_config = None
       if FLAGS.gin_config:  # A bare checkpoint needs the model config from gin.
-        from film import config as film_config  # pylint: disable=g-import-not-at-top
-        train_lib.parse_gin(FLAGS.gin_config, _bindings())
-        model_config = film_config.model_config()
-      out = train_lib.export_checkpoint(path, model_config=model_config,
-                                        output_dir=(os.path.join(FLAGS.base_folder, FLAGS.label)
-                                                    if FLAGS.label else None))
+        configs.parse_gin(FLAGS.gin_config, _bindings())
+        model_config = configs.model_from_gin()
+      out = checkpoint_export.export_checkpoint(
+          path, model_config=model_config,
+          output_dir=os.path.join(FLAGS.base_folder, FLAGS.label) if FLAGS.label else None)
     else:
       if not FLAGS.label:
         raise app.UsageError('--export_only needs --label (or --checkpoint)')
-      out = train_lib.export_checkpoint(os.path.join(FLAGS.base_folder, FLAGS.label))
+      out = checkpoint_export.export_checkpoint(os.path.join(FLAGS.base_folder, FLAGS.label))
     logging.info('Exported %s', out)
     print(out[0])
     return
@@ -110,7 +112,7 @@ def main(argv: list[str]) -> None:
     result = train_lib.run_from_gin(FLAGS.gin_config, _bindings(), FLAGS.base_folder,
                                     FLAGS.label, FLAGS.mode, logical_cpus=FLAGS.logical_cpus,
                                     tpu_address=FLAGS.tpu)
-  except train_lib.NonFiniteLossError as e:
+  except NonFiniteLossError as e:
     print(f'ERROR: {e}', file=sys.stderr)
     sys.exit(NON_FINITE_EXIT_CODE)
   except (KeyboardInterrupt, train_lib.TrainingInterrupted):

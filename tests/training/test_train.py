@@ -5,7 +5,7 @@
   loads and runs;
 * a NaN/Inf loss stops the run with a clear error and no checkpoint after it;
 * MirroredStrategy over 2 logical CPUs makes the same first update as one device;
-* all gin recipes parse into valid configs.
+* warm starts, flow distillation and the automatic compute dtype.
 """
 from __future__ import annotations
 
@@ -30,7 +30,10 @@ from film.datasets import beam_pipeline, layouts, schema, triplets
 from film import config as film_config
 from film import model_io
 from film.model import FilmNet, named_variables
+from film.training import configs
+from film.training import checkpoint_export
 from film.training import losses
+from film.training import run_records
 from film.training import train as train_lib
 from film.training import trainer as trainer_lib
 
@@ -105,7 +108,7 @@ def _event_tags(folder: str) -> set[str]:
 def test_sigkill_resume_and_export(records, tmp_path):
   base = str(tmp_path / 'runs')
   run_dir = os.path.join(base, 'killed')
-  checkpoint_dir = os.path.join(run_dir, train_lib.CHECKPOINT_SUBDIR)
+  checkpoint_dir = os.path.join(run_dir, run_records.CHECKPOINT_SUBDIR)
   command = [sys.executable, '-m', 'film.training.train_cli', '--gin_config', SMOKE_GIN,
              '--base_folder', base, '--label', 'killed', '--train_data', records['train'],
              '--eval_data', records['val'],
@@ -137,14 +140,14 @@ def test_sigkill_resume_and_export(records, tmp_path):
   assert int(saved['optimizer/_iterations/.ATTRIBUTES/VARIABLE_VALUE']) == killed_at
 
   # Restore on its own: step, optimizer iterations, Adam moments and learning rate continue.
-  train_lib.parse_gin([SMOKE_GIN], _data_params(records))
-  training = train_lib.training_config()
+  smoke = configs.load([SMOKE_GIN], _data_params(records))
+  training = smoke.training
   schedule = trainer_lib.learning_rate_schedule(
       training.learning_rate, training.learning_rate_decay_steps,
       training.learning_rate_decay_rate, training.learning_rate_staircase)
   restored = trainer_lib.Trainer(
-      tf.distribute.get_strategy(), film_config.model_config(),
-      losses.WeightedLoss(losses.training_losses()), schedule, global_batch_size=2,
+      tf.distribute.get_strategy(), smoke.model,
+      losses.WeightedLoss(smoke.losses, smoke.perceptual), schedule, global_batch_size=2,
       checkpoint_dir=checkpoint_dir, seed=None)
   assert restored.restore_or_initialize() is not None
   assert restored.current_step == killed_at
@@ -172,12 +175,12 @@ def test_sigkill_resume_and_export(records, tmp_path):
   assert _latest_step(checkpoint_dir) == killed_at + 2
 
   # The run folder records what made it.
-  info = json.load(open(os.path.join(run_dir, train_lib.RUN_INFO)))
+  info = json.load(open(os.path.join(run_dir, run_records.RUN_INFO)))
   assert [s['step'] for s in info['starts']] == [0, killed_at]
   assert info['configs']['model']['filters'] == 4 and 'tensorflow' in info['versions']
-  manifest = json.load(open(os.path.join(run_dir, train_lib.DATA_MANIFEST)))
+  manifest = json.load(open(os.path.join(run_dir, run_records.DATA_MANIFEST)))
   assert len(manifest['train']) == 2 and manifest['eval']['smoke_val'][0]['bytes'] > 0
-  assert 'model.filters = 4' in open(os.path.join(run_dir, train_lib.OPERATIVE_CONFIG)).read()
+  assert 'model.filters = 4' in open(os.path.join(run_dir, run_records.OPERATIVE_CONFIG)).read()
   history = [json.loads(line) for line in open(os.path.join(run_dir, 'eval_history.jsonl'))]
   assert history[-1]['step'] == killed_at + 2 and history[-1]['dataset'] == 'smoke_val'
   assert 5 < history[-1]['psnr'] < 60 and 0 < history[-1]['ssim'] <= 1
@@ -201,15 +204,14 @@ def test_sigkill_resume_and_export(records, tmp_path):
   assert out.shape == (1, 36, 44, 3) and np.all(np.isfinite(out.numpy()))
 
   # The SavedModel export (film/export.py) serves the same model.
-  if train_lib.saved_model_export_available():
-    assert result.saved_model_dir and os.path.isdir(result.saved_model_dir)
-    served = tf.saved_model.load(result.saved_model_dir).signatures['serving_default'](
-        x0=x0, x1=x0, time=tf.fill([1, 1], 0.5))['image']
-    np.testing.assert_allclose(served.numpy(), np.clip(out.numpy(), 0, 1), atol=1e-5)
+  assert result.saved_model_dir and os.path.isdir(result.saved_model_dir)
+  served = tf.saved_model.load(result.saved_model_dir).signatures['serving_default'](
+      x0=x0, x1=x0, time=tf.fill([1, 1], 0.5))['image']
+  np.testing.assert_allclose(served.numpy(), np.clip(out.numpy(), 0, 1), atol=1e-5)
 
   # --export_only path: re-exports the latest checkpoint.
-  model_dir, _ = train_lib.export_checkpoint(run_dir, output_dir=str(tmp_path / 'reexport'),
-                                             saved_model=False)
+  model_dir, _ = checkpoint_export.export_checkpoint(
+      run_dir, output_dir=str(tmp_path / 'reexport'), saved_model=False)
   again = model_io.load_model(model_dir)
   for name, v in named_variables(again).items():
     np.testing.assert_array_equal(exported[name].numpy(), v.numpy(), err_msg=name)
@@ -226,7 +228,7 @@ def test_non_finite_loss_stops_without_checkpoint(records, tmp_path):
     train_lib.run_from_gin([SMOKE_GIN], params, base_folder=base, label='nan', mode='cpu')
   failed_at = int(str(error.value).split('at step ')[1].split()[0])
   assert 'no checkpoint was written' in str(error.value)
-  checkpoint_dir = os.path.join(base, 'nan', train_lib.CHECKPOINT_SUBDIR)
+  checkpoint_dir = os.path.join(base, 'nan', run_records.CHECKPOINT_SUBDIR)
   # Checkpoints exist only for the steps before the failing one, none after it.
   assert _latest_step(checkpoint_dir) == failed_at
   assert not os.path.exists(os.path.join(base, 'nan', 'export'))
@@ -304,43 +306,6 @@ def test_mirrored_matches_one_device(tmp_path):
   # Adam's first step is lr * g / (|g| + eps): about +-1e-3 wherever the gradient is not tiny.
   assert np.mean(np.abs(a) > 5e-4) > 0.5
   np.testing.assert_allclose(b, a, atol=2e-5)
-
-
-@pytest.mark.parametrize('name', ['film_net-L1.gin', 'film_net-VGG.gin', 'film_net-Style.gin',
-                                  'film_net-small-cpu.gin', 'film_net-small-cpu-residual.gin',
-                                  'film_net-small-cpu-residual-l6.gin', 'film_net-smoke.gin'])
-def test_gin_recipes_parse(name):
-  warm = ["training.init_model = '/models/stage1'"] if 'residual' in name else []
-  train_lib.parse_gin([os.path.join(REPO_ROOT, 'gin_configs', name)],
-                      ["training_dataset.files = '/data/train'"] + warm)
-  model = film_config.model_config()
-  training = train_lib.training_config()
-  data = train_lib.dataset_config()
-  terms = losses.training_losses()
-  assert data.crop_size % model.alignment == 0
-  if name in ('film_net-L1.gin', 'film_net-VGG.gin', 'film_net-Style.gin'):
-    assert model == film_config.PUBLISHED
-    assert (training.learning_rate, training.learning_rate_decay_steps,
-            training.learning_rate_staircase, training.num_steps) == (1e-4, 750000, True, 3000000)
-    assert (data.batch_size, data.crop_size) == (8, 256)
-    recipe = name.split('-')[1][:-4]
-    assert terms == losses.RECIPES[recipe]
-  if name == 'film_net-small-cpu.gin':
-    assert model == film_config.SMALL
-  if name == 'film_net-small-cpu-residual.gin':
-    assert model == dataclasses.replace(film_config.SMALL, residual_fusion=True)
-    assert [t.name for t in terms] == ['l1', 'l1_warped', 'flow_teacher']
-    assert training.init_reset_output and training.init_model == '/models/stage1'
-    train_lib.parse_gin([os.path.join(REPO_ROOT, 'gin_configs', name)])
-    with pytest.raises(ValueError, match='init_model'):
-      train_lib.training_config()  # The warm start needs a stage-one model.
-  if name == 'film_net-small-cpu-residual-l6.gin':
-    # Same variables as the 5-level residual model it warm-starts from, one pyramid level more.
-    assert model == dataclasses.replace(film_config.SMALL, residual_fusion=True, pyramid_levels=6,
-                                        time_flows='both')
-    assert not training.init_reset_output and training.init_model == '/models/stage1'
-  if 'small-cpu' in name:
-    assert training.compute_dtype == 'auto'
 
 
 def test_auto_compute_dtype_picks_bfloat16_only_on_cpus_that_have_it(tmp_path):
