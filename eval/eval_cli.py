@@ -15,13 +15,12 @@ import shlex
 import sys
 from typing import List, Optional, Sequence
 
-from absl import app
 from absl import flags
 from absl import logging
 
 from film.eval import benchmarks as benchmarks_lib
 from film.eval import evaluate as evaluate_lib
-from film import defaults
+from film import cli, defaults
 
 FLAGS = flags.FLAGS
 
@@ -96,13 +95,12 @@ def _model_path() -> Optional[str]:
 
 def _fail(message: str) -> None:
   """Prints `film-eval: error: <message>` as one line and exits with status 2."""
-  print(f'{PROGRAM}: error: {" ".join(message.split())}', file=sys.stderr, flush=True)
-  sys.exit(2)
+  cli.fail(PROGRAM, message)
 
 
 def run() -> None:
-  """Console-script entry point (`film-eval = eval.eval_cli:run`)."""
-  app.run(main)
+  """Console-script entry point (`film-eval`; errors as in `film.cli`)."""
+  cli.run(main, PROGRAM)
 
 
 if __name__ == '__main__':

@@ -22,7 +22,8 @@ from typing import Dict, List, Optional, Sequence, Union
 import numpy as np
 from absl import logging
 
-from film import classical_flow
+from film import atomic, classical_flow
+from film.cli import UserError
 from film.eval import baselines as baselines_lib
 from film.eval import benchmarks as benchmarks_lib
 from film.eval import metrics as metrics_lib
@@ -32,7 +33,7 @@ MODEL_METHOD = 'film'
 METHOD_NAMES = (MODEL_METHOD,) + tuple(baselines_lib.BASELINES)
 
 
-class EvaluationError(ValueError):
+class EvaluationError(UserError):
   """A bad evaluation request; `str(error)` is one line naming the problem and the fix."""
 
 
@@ -64,14 +65,20 @@ def make_model_method(model_path: str, flip_ensemble: bool = False) -> baselines
   Raises:
     EvaluationError: `film.interpolator` is unavailable or the model cannot be loaded.
   """
+  from film import cli, pipeline  # pylint: disable=g-import-not-at-top
   try:
-    from film.interpolator import Interpolator  # pylint: disable=g-import-not-at-top
-  except ImportError as error:
-    raise EvaluationError(f'cannot evaluate --model: film.interpolator is not importable '
-                          f'({error}); install the full film package or drop --model') from error
-  try:
-    interpolator = Interpolator.from_path(model_path, flip_ensemble=flip_ensemble)
-  except Exception as error:  # pylint: disable=broad-except
+    pipeline.check_model_files(model_path)  # cheap, before TensorFlow
+    with cli.quiet_native_stderr():  # TensorFlow's start-up lines (film.cli contract)
+      try:
+        from film.interpolator import Interpolator  # pylint: disable=g-import-not-at-top
+      except ImportError as error:
+        raise EvaluationError(f'cannot evaluate --model: film.interpolator is not importable '
+                              f'({error}); install the full film package or drop --model'
+                              ) from error
+      interpolator = Interpolator.from_path(model_path, flip_ensemble=flip_ensemble)
+  except EvaluationError:
+    raise
+  except (UserError, OSError) as error:  # user-caused only; programming errors keep tracebacks
     message = str(error).splitlines()[0] if str(error) else ''
     raise EvaluationError(f'cannot load model {model_path} ({type(error).__name__}: '
                           f'{message}); pass our model folder or a FILM SavedModel folder to '
@@ -205,6 +212,9 @@ def evaluate(benchmark_dirs: Sequence[str],
   # Validate everything before any expensive work or any output.
   methods = resolve_methods(methods, model_path)
   _check_output_dir(output_dir, overwrite)
+  # Writable, and never a benchmark folder (or one holding it): results must not replace inputs.
+  atomic.check_output(output_dir, inputs=[b for b in benchmark_dirs if os.path.exists(b)],
+                      overwrite=True, directory=True, flag='--output_dir')
   opened = _open_benchmarks(benchmark_dirs, layouts, max_samples)
   for name in metric_names:
     if name not in metrics_lib.METRICS:

@@ -5,9 +5,13 @@
 from __future__ import annotations
 
 import json
-import sys
+import os
 
-from absl import app, flags, logging
+os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
+
+from absl import flags, logging  # noqa: E402
+
+from film import atomic, cli  # noqa: E402
 
 _FILM = flags.DEFINE_string('film_saved_model', None,
                             'FILM SavedModel directory, training directory or checkpoint prefix.')
@@ -37,21 +41,29 @@ def convert(film_path: str, output: str, pyramid_levels: int | None = None,
                              metadata={'converted_from': film_path}, overwrite=overwrite)
 
 
+PROG = 'film-convert'
+
+
 def main(argv: list[str]) -> None:
-  del argv
+  if len(argv) > 1:
+    cli.fail(PROG, f'unexpected arguments {argv[1:]}; pass --film_saved_model DIR --output DIR')
   if not _FILM.value or not _OUTPUT.value:
-    sys.exit('film-convert: error: pass --film_saved_model DIR and --output DIR')
-  try:
+    cli.fail(PROG, 'pass --film_saved_model DIR and --output DIR')
+  if not os.path.exists(_FILM.value):
+    cli.fail(PROG, f'{_FILM.value} does not exist; pass a FILM SavedModel or checkpoint')
+  # Before TensorFlow loads anything: the output is writable and does not replace the input.
+  atomic.check_output(_OUTPUT.value, inputs=[_FILM.value], overwrite=_OVERWRITE.value,
+                      directory=True, flag='--output')
+  with cli.quiet_native_stderr():
     path = convert(_FILM.value, _OUTPUT.value, _LEVELS.value, _CONFIG.value, _FP16.value,
                    _OVERWRITE.value)
-  except (ValueError, OSError) as e:
-    sys.exit(f'film-convert: error: {e}')
   logging.info('Wrote %s', path)
   print(path)
 
 
 def run() -> None:
-  app.run(main)
+  """Console-script entry point (`film-convert`; errors as in `film.cli`)."""
+  cli.run(main, PROG)
 
 
 if __name__ == '__main__':

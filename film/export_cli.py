@@ -6,11 +6,12 @@
 from __future__ import annotations
 
 import os
-import sys
 
 os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
 
-from absl import app, flags, logging  # noqa: E402
+from absl import flags, logging  # noqa: E402
+
+from film import atomic, cli  # noqa: E402
 
 _MODEL = flags.DEFINE_string('model', None, 'Model directory (our format) or FILM SavedModel / '
                              'checkpoint. Default: film/default_model/.')
@@ -24,34 +25,34 @@ PROG = 'film-export'
 
 def main(argv: list[str]) -> None:
   if len(argv) > 1:
-    sys.exit(f'{PROG}: error: unexpected arguments {argv[1:]}')
+    cli.fail(PROG, f'unexpected arguments {argv[1:]}')
   if not _OUTPUT.value:
-    sys.exit(f'{PROG}: error: pass --output DIR (and --model DIR)')
-  if os.path.exists(_OUTPUT.value) and not _OVERWRITE.value:
-    sys.exit(f'{PROG}: error: {_OUTPUT.value} already exists; pass --overwrite or choose another '
-             '--output')
+    cli.fail(PROG, 'pass --output DIR (and --model DIR)')
   from film import defaults
   path = _MODEL.value
   if path is None:
     if not defaults.default_model_available():
-      sys.exit(f'{PROG}: error: no default model installed at {defaults.DEFAULT_MODEL_DIR}; '
-               'pass --model DIR')
+      cli.fail(PROG, f'no default model installed at {defaults.DEFAULT_MODEL_DIR}; pass --model '
+               'DIR')
     path = defaults.DEFAULT_MODEL_DIR
   elif not os.path.exists(path):
-    sys.exit(f'{PROG}: error: model {path} does not exist; pass --model DIR')
-  from film import export, model_io
-  try:
+    cli.fail(PROG, f'model {path} does not exist; pass --model DIR')
+  # Cheap checks before TensorFlow: the output, and the model's files.
+  atomic.check_output(_OUTPUT.value, inputs=[path], overwrite=_OVERWRITE.value, directory=True,
+                      flag='--output')
+  from film import pipeline
+  pipeline.check_model_files(path)
+  with cli.quiet_native_stderr():
+    from film import export, model_io
     model = model_io.load_model(path, pyramid_levels=_LEVELS.value)
-    out = export.export_saved_model(model, _OUTPUT.value, overwrite=_OVERWRITE.value)
-  except (ValueError, OSError) as e:
-    sys.exit(f'{PROG}: error: {e}')
+  out = export.export_saved_model(model, _OUTPUT.value, overwrite=_OVERWRITE.value)
   logging.info('Wrote %s', out)
   print(out)
 
 
 def run() -> None:
-  """Console-script entry point (`film-export`)."""
-  app.run(main)
+  """Console-script entry point (`film-export`; errors as in `film.cli`)."""
+  cli.run(main, PROG)
 
 
 if __name__ == '__main__':

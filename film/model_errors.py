@@ -1,5 +1,6 @@
 """The one error of model loading, shared by `film.model_io` and `film.checkpoint_convert`."""
+from film.cli import UserError
 
 
-class ModelLoadError(ValueError):
+class ModelLoadError(UserError):
   """A model directory or checkpoint is missing, incomplete or does not match its config."""

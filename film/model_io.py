@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import zipfile
 from typing import Any, Optional
 
 import numpy as np
@@ -121,7 +122,7 @@ def load_model(path: str, config: Optional[FilmConfig] = None,
     try:
       with np.load(weights_path, allow_pickle=False) as data:
         arrays = {k: data[k] for k in data.files}
-    except (OSError, ValueError) as e:
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as e:  # truncated / not a zip
       raise ModelLoadError(f'Cannot read weights {weights_path}: {e}') from e
     model = FilmNet(model_config)
     assign_weights(model, arrays, weights_path)

@@ -252,17 +252,19 @@ def probe_video(path: str) -> VideoInfo:
   seconds = (int(duration.group(1)) * 3600 + int(duration.group(2)) * 60 +
              float(duration.group(3))) if duration else None
   header_fps = re.search(r', ([\d.]+)(k?) (?:fps|tbr)', video_line)
+  if re.search(r'partial file|truncat|Invalid data found|error reading header', err, re.I):
+    fps = parse_rate(float(header_fps.group(1)) * (1000 if header_fps.group(2) else 1)
+                     ) if header_fps else None
+    expected = f' of about {round(seconds * fps)} by its header' if seconds and fps else ''
+    raise VideoReadError(
+        f'{path} is truncated: only {len(pts)} frames{expected} are readable; re-download or '
+        f're-copy it (or keep the readable part: ffmpeg -i {path} -c copy FIXED.mp4)')
   if len(pts) >= 2:
     fps = _rate_from_timestamps(pts, Fraction(int(tb.group(1)), int(tb.group(2))), path)
   elif header_fps:
     fps = parse_rate(float(header_fps.group(1)) * (1000 if header_fps.group(2) else 1))
   else:
     fps = Fraction(25)
-  if re.search(r'partial file|truncat|Invalid data found|error reading header', err, re.I):
-    expected = f' of about {round(seconds * fps)} by its header' if seconds else ''
-    raise VideoReadError(
-        f'{path} is truncated: only {len(pts)} frames{expected} are readable; re-download or '
-        f're-copy it (or keep the readable part: ffmpeg -i {path} -c copy FIXED.mp4)')
   audio_tracks = sum(1 for line in lines if 'Stream #0:' in line and 'Audio:' in line)
   pix_fmt, color = _parse_color(video_line, height)
   return VideoInfo(path, height, width, fps, len(pts), audio_tracks > 0, seconds,
@@ -371,7 +373,8 @@ class StreamingVideoWriter:
       odd = height % 2 or width % 2
       pix_fmt = ('yuv444p' if odd else 'yuv420p') + ('10le' if self._deep else '')
       args += ['-vf', f'scale=out_color_matrix={color.sws_matrix()}:out_range={color.range},'
-                      f'format={pix_fmt}',
+                      f'format={pix_fmt},setparams=colorspace={color.matrix}:color_primaries='
+                      f'{color.primaries}:color_trc={color.transfer}:range={color.range}',
                '-c:v', 'libx264', '-crf', str(crf), '-preset', 'medium', '-pix_fmt', pix_fmt,
                '-colorspace', color.matrix, '-color_primaries', color.primaries,
                '-color_trc', color.transfer, '-color_range', color.range]

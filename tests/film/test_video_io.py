@@ -1,0 +1,152 @@
+"""Tests for film/video_io.py on clips the tests make with ffmpeg: rational and variable frame
+rates, exact frame counts, truncated files, rotation, 10-bit, colour tags, audio tracks."""
+import re
+import subprocess
+from fractions import Fraction
+
+import imageio_ffmpeg
+import numpy as np
+import pytest
+
+from film import video_io
+
+FFMPEG = imageio_ffmpeg.get_ffmpeg_exe()
+
+
+def ffmpeg(*args):
+  subprocess.run([FFMPEG, '-v', 'error', '-y', *args], check=True, capture_output=True)
+
+
+def make_clip(path, rate='24000/1001', seconds=2, size='64x48', audio_tracks=0, extra=()):
+  args = ['-f', 'lavfi', '-i', f'testsrc2=size={size}:rate={rate}:duration={seconds}']
+  for k in range(audio_tracks):
+    args += ['-f', 'lavfi', '-i', f'sine=frequency={440 * (k + 1)}:duration={seconds}']
+  args += ['-map', '0:v'] + [x for k in range(audio_tracks) for x in ('-map', f'{k + 1}:a')]
+  args += ['-c:v', 'libx264', '-pix_fmt', 'yuv420p', *extra]
+  if audio_tracks:
+    args += ['-c:a', 'aac']
+  ffmpeg(*args, str(path))
+  return str(path)
+
+
+def stream_lines(path):
+  err = subprocess.run([FFMPEG, '-hide_banner', '-i', str(path)], capture_output=True,
+                       text=True).stderr
+  return [line for line in err.splitlines() if 'Stream #0:' in line]
+
+
+def reference_frames(path, pix_fmt='rgb24'):
+  """Every frame, decoded by imageio-ffmpeg's own reader (independent of video_io)."""
+  reader = imageio_ffmpeg.read_frames(str(path), pix_fmt=pix_fmt, bits_per_pixel=48 if pix_fmt == 'rgb48le' else 24, output_params=['-fps_mode',
+                                                                                  'passthrough'])
+  meta = next(reader)
+  width, height = meta['size']
+  dtype = np.uint16 if pix_fmt == 'rgb48le' else np.uint8
+  return [np.frombuffer(f, dtype).reshape(height, width, 3) for f in reader]
+
+
+@pytest.mark.parametrize('rate, container', [('24000/1001', 'mp4'), ('30000/1001', 'mkv'),
+                                             ('25', 'mp4'), ('60000/1001', 'mov')])
+def test_rational_frame_rates_and_exact_counts(tmp_path, rate, container):
+  # Bug 2: ffmpeg prints 23.98 for 24000/1001; the rate must come out exact. mkv has 1 ms ticks
+  # (timestamps rounded), mp4/mov exact tick counts.
+  path = make_clip(tmp_path / f'c.{container}', rate=rate)
+  info = video_io.probe_video(path)
+  assert info.fps == Fraction(rate)
+  assert info.num_frames == len(reference_frames(path))
+  assert info.video_seconds == info.num_frames / Fraction(rate)
+
+
+def test_writer_keeps_a_rational_rate_and_every_frame(tmp_path):
+  frames = [np.full((48, 64, 3), i / 10, np.float32) for i in range(10)]
+  out = str(tmp_path / 'o.mp4')
+  with video_io.StreamingVideoWriter(out, 48, 64, Fraction(48000, 1001)) as writer:
+    for frame in frames:
+      writer.add(frame)
+  info = video_io.probe_video(out)
+  assert info.fps == Fraction(48000, 1001) and info.num_frames == 10
+  assert 'yuv420p(tv, bt709, progressive)' in stream_lines(out)[0]  # BT.709 for images
+  decoded = reference_frames(out)
+  np.testing.assert_allclose([f.mean() / 255 for f in decoded], [i / 10 for i in range(10)],
+                             atol=0.02)
+
+
+def test_variable_frame_rate_is_refused_with_a_clear_message(tmp_path):
+  path = str(tmp_path / 'vfr.mp4')
+  ffmpeg('-f', 'lavfi', '-i', 'testsrc2=size=64x48:rate=24:duration=2', '-vf',
+         "setpts='if(lt(N,24),N/24,1+(N-24)/12)/TB'", '-fps_mode', 'vfr', '-c:v', 'libx264',
+         '-pix_fmt', 'yuv420p', path)
+  with pytest.raises(video_io.VideoReadError, match=r'variable frame rate .*-fps_mode cfr'):
+    video_io.probe_video(path)
+
+
+def test_truncated_file_is_reported_with_the_numbers(tmp_path):
+  # Bug 7: a faststart mp4 cut mid-file (its header still lists every frame).
+  path = make_clip(tmp_path / 'full.mp4', rate='24', seconds=3, size='96x64',
+                   extra=('-movflags', '+faststart'))
+  data = open(path, 'rb').read()
+  cut = tmp_path / 'cut.mp4'
+  cut.write_bytes(data[:len(data) // 2])
+  with pytest.raises(video_io.VideoReadError) as error:
+    video_io.probe_video(str(cut))
+  match = re.search(r'truncated: only (\d+) frames of about (\d+)', str(error.value))
+  assert match, error.value
+  assert 0 < int(match.group(1)) < 72 and int(match.group(2)) == 72
+
+
+def test_rotated_phone_video_is_decoded_upright(tmp_path):
+  plain = make_clip(tmp_path / 'plain.mp4', rate='24', seconds=1)
+  rotated = str(tmp_path / 'rotated.mp4')
+  ffmpeg('-display_rotation', '90', '-i', plain, '-c', 'copy', rotated)
+  info = video_io.probe_video(rotated)
+  assert (info.height, info.width, info.rotation) == (64, 48, 90)
+  frames = list(video_io.read_video_frames(rotated, info))
+  assert len(frames) == info.num_frames and frames[0].shape == (64, 48, 3)
+  upright = reference_frames(plain)[0].astype(np.float32) / 255
+  # Display rotation 90 = counter-clockwise; chroma is resampled in another order: tolerance.
+  assert np.abs(frames[0] - np.rot90(upright, 1)).mean() < 0.02
+
+
+def test_10bit_video_keeps_its_precision(tmp_path):
+  # A 16-bit ramp with 16384 levels, encoded losslessly as 10-bit 4:4:4 BT.2020.
+  yy, xx = np.mgrid[0:64, 0:256]
+  ramp = ((yy * 256 + xx) * 4).astype('<u2')
+  source = np.repeat(ramp[..., None], 3, axis=-1)
+  path = str(tmp_path / 'ten.mkv')
+  subprocess.run([FFMPEG, '-v', 'error', '-y', '-f', 'rawvideo', '-pix_fmt', 'rgb48le', '-s',
+                  '256x64', '-r', '24', '-i', '-', '-vf', 'scale=out_color_matrix=bt2020,'
+                  'setparams=colorspace=bt2020nc:color_primaries=bt2020:color_trc=smpte2084',
+                  '-c:v', 'libx264', '-qp', '0', '-pix_fmt', 'yuv444p10le', '-colorspace',
+                  'bt2020nc', '-color_primaries', 'bt2020', '-color_trc', 'smpte2084', path],
+                 input=source.tobytes() * 3, check=True, capture_output=True)
+  info = video_io.probe_video(path)
+  assert info.bit_depth == 10 and info.num_frames == 3
+  assert (info.color.matrix, info.color.primaries, info.color.transfer) == (
+      'bt2020nc', 'bt2020', 'smpte2084')
+  frame = next(video_io.read_video_frames(path, info))
+  # 10-bit limited range has 876 levels, 8 bits at most 256.
+  assert len(np.unique(np.round(frame[..., 1] * 65535))) > 800
+  np.testing.assert_allclose(frame * 65535, source, atol=3 * 65535 / 1023)  # 10-bit steps
+
+
+def test_mux_keeps_every_audio_track(tmp_path):
+  source = make_clip(tmp_path / 'two_tracks.mp4', rate='24', seconds=1, audio_tracks=2)
+  assert video_io.probe_video(source).audio_tracks == 2
+  video = make_clip(tmp_path / 'video_only.mp4', rate='24', seconds=1)
+  out = str(tmp_path / 'muxed.mp4')
+  assert video_io.mux_audio(video, source, out) == 2
+  assert sum('Audio:' in line for line in stream_lines(out)) == 2
+
+
+@pytest.mark.parametrize('text, expected', [
+    ('24000/1001', Fraction(24000, 1001)), ('23.976', Fraction(24000, 1001)),
+    ('29.97', Fraction(30000, 1001)), ('30', Fraction(30)), ('12.5', Fraction(25, 2)),
+    (Fraction(48000, 1001), Fraction(48000, 1001)), (60, Fraction(60))])
+def test_parse_rate(text, expected):
+  assert video_io.parse_rate(text) == expected
+
+
+@pytest.mark.parametrize('text', ['abc', '0', '-24', '1/0'])
+def test_parse_rate_rejects(text):
+  with pytest.raises(ValueError):
+    video_io.parse_rate(text)
