@@ -97,8 +97,9 @@ def main(argv: list[str]) -> None:
   logging.info('Beam counters: %s', summary['counters'])
   if not quiet:
     print(f'{PROG}: {counts["done"]} done ({frames} frames), {counts["skipped"]} skipped '
-          f'(finished earlier), {counts["failed"]} failed in {summary["seconds"]:.1f} s; '
-          f'manifest {summary["manifest"]}')
+          f'(finished earlier), {counts["failed"]} failed in {summary["seconds"]:.1f} s'
+          + (f', model loads: {loads}' if (loads := summary['counters'].get('model_loads'))
+             is not None else '') + f'; manifest {summary["manifest"]}')
   sys.exit(1 if counts['failed'] else 0)
 
 

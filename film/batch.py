@@ -133,6 +133,7 @@ def _is_video(path: str) -> bool:
 
 def _item_for_path(path: str, base: str) -> Optional[Item]:
   """A folder or video item for `path`, or None (with a warning) for other files."""
+  path = os.path.abspath(path)  # Workers may run elsewhere (another current folder).
   if _is_video(path) and not os.path.isdir(path):
     return Item(os.path.splitext(_relative_name(path, base))[0], 'video', (path,))
   if os.path.isdir(path) or not os.path.exists(path):  # A missing path fails as its item.
@@ -162,7 +163,7 @@ def _list_file_items(list_file: str) -> list[Item]:
         fields = [line]
       else:
         fields = line.split()
-      paths = [os.path.join(base, p) for p in fields]
+      paths = [os.path.abspath(os.path.join(base, p)) for p in fields]
       if len(paths) == 1:
         item = _item_for_path(paths[0], base)
         if item:

@@ -3,11 +3,7 @@
 Kept apart so that `film.batch` (item discovery, resume checks, the manifest) imports without
 Apache Beam; `film.batch.run_batch` imports this module when it builds the pipeline.
 """
-from __future__ import annotations
-
 import os
-from typing import Any, Iterator
-
 import apache_beam as beam
 from apache_beam.metrics.metric import Metrics
 
@@ -32,7 +28,7 @@ class InterpolateItemFn(beam.DoFn):
   def setup(self) -> None:
     self._interpolator, self._lock, self._loaded = batch.shared_interpolator(self._job)
 
-  def process(self, element: tuple[int, batch.Item]) -> Iterator[dict[str, Any]]:
+  def process(self, element):  # (int, batch.Item) -> manifest row dict
     if self._loaded:  # Counted here: counters need a bundle.
       self._counters['model_loads'].inc()
       self._loaded = False
