@@ -37,6 +37,9 @@ flags.DEFINE_boolean('use_default_model', True, 'Without --model, evaluate the b
                      'model when it is installed (--nouse_default_model: baselines only).')
 flags.DEFINE_boolean('flip_ensemble', False, 'Run the model as a left-right flip ensemble '
                      '(average with the mirrored pair; 2x the time).')
+flags.DEFINE_enum('precision', 'auto', ['auto', 'float32', 'bfloat16'], 'Model arithmetic: '
+                  'auto = bfloat16 convolutions on CPUs with native bfloat16 (avx512_bf16 / '
+                  'amx_bf16), else float32.')
 flags.DEFINE_string('output_dir', None, 'Folder for samples.csv, summary.md, results_table.md, '
                     'comparison_<benchmark>.png and run_info.json.')
 flags.DEFINE_boolean('overwrite', False, 'Allow writing into a non-empty --output_dir.')
@@ -73,6 +76,7 @@ def main(argv: Sequence[str]) -> None:
         methods=_split(FLAGS.methods) or None,
         model_path=_model_path(),
         flip_ensemble=FLAGS.flip_ensemble,
+        precision=FLAGS.precision,
         lpips_nets=[] if FLAGS.nolpips else _split(FLAGS.lpips),
         lpips_weights_dir=FLAGS.lpips_weights_dir,
         max_samples=FLAGS.max_samples,

@@ -52,12 +52,14 @@ class EvaluationResult:
   files: Dict[str, str]
 
 
-def make_model_method(model_path: str, flip_ensemble: bool = False) -> baselines_lib.MethodFn:
+def make_model_method(model_path: str, flip_ensemble: bool = False,
+                      precision: str = 'auto') -> baselines_lib.MethodFn:
   """Loads a model directory (ours or a FILM SavedModel) as an interpolation method.
 
   Args:
     model_path: folder accepted by `film.interpolator.Interpolator.from_path`.
     flip_ensemble: average with the mirrored pair (`Interpolator(flip_ensemble=True)`).
+    precision: 'auto' | 'float32' | 'bfloat16' (`Interpolator(precision=...)`).
 
   Returns:
     `fn(x0, x1, t) -> [H,W,3]` float32 in [0,1].
@@ -75,7 +77,8 @@ def make_model_method(model_path: str, flip_ensemble: bool = False) -> baselines
         raise EvaluationError(f'cannot evaluate --model: film.interpolator is not importable '
                               f'({error}); install the full film package or drop --model'
                               ) from error
-      interpolator = Interpolator.from_path(model_path, flip_ensemble=flip_ensemble)
+      interpolator = Interpolator.from_path(model_path, flip_ensemble=flip_ensemble,
+                                            precision=precision)
   except EvaluationError:
     raise
   except (UserError, OSError) as error:  # user-caused only; programming errors keep tracebacks
@@ -174,6 +177,7 @@ def evaluate(benchmark_dirs: Sequence[str],
              methods: Optional[Sequence[str]] = None,
              model_path: Optional[str] = None,
              flip_ensemble: bool = False,
+             precision: str = 'auto',
              metric_names: Sequence[str] = ('psnr', 'ssim'),
              lpips_nets: Sequence[str] = (),
              lpips_weights_dir: Optional[str] = None,
@@ -192,6 +196,7 @@ def evaluate(benchmark_dirs: Sequence[str],
     methods: names from `METHOD_NAMES`; None = the model (if given) plus all baselines.
     model_path: model folder for the `film` method.
     flip_ensemble: run the `film` method as a left-right flip ensemble (2x the time).
+    precision: the `film` method's precision ('auto': bfloat16 on CPUs with native bfloat16).
     metric_names: registered metrics (`eval.metrics.METRICS`).
     lpips_nets: LPIPS backbones ('vgg', 'alex'); each is skipped with a warning if unavailable.
     lpips_weights_dir: LPIPS weights folder (None: `eval.lpips` default / FILM_WEIGHTS_DIR).
@@ -226,8 +231,8 @@ def evaluate(benchmark_dirs: Sequence[str],
 
   method_fns: Dict[str, baselines_lib.MethodFn] = {}
   for method in methods:
-    method_fns[method] = (make_model_method(model_path, flip_ensemble) if method == MODEL_METHOD
-                          else baselines_lib.get_baseline(method))
+    method_fns[method] = (make_model_method(model_path, flip_ensemble, precision)
+                          if method == MODEL_METHOD else baselines_lib.get_baseline(method))
   metric_fns = metrics_lib.build_metrics(metric_names, lpips_nets, lpips_weights_dir)
   metric_list = list(metric_fns)
   logging.info('Evaluating %s on %s with metrics %s.', ', '.join(methods),

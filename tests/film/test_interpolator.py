@@ -5,13 +5,9 @@ import tensorflow as tf
 
 from film import interpolator as interp_lib
 from film import tiling
-from film.config import FilmConfig
 from film.interpolator import Interpolator
 from film.model import FilmNet
-
-TINY = FilmConfig(pyramid_levels=3, fusion_pyramid_levels=3, specialized_levels=2, sub_levels=2,
-                  flow_convs=(1, 1, 1), flow_filters=(4, 4, 4), filters=2)
-
+from tests.tiny import TINY
 
 @pytest.fixture(scope='module')
 def model():
@@ -203,3 +199,51 @@ def test_flip_ensemble_in_recursion_and_tiles(model):
   for tile in tiled.tiles(40, 60):
     acc.add(tile, _mirror_average(model, frames[0][tile.slices], frames[1][tile.slices], 0.5))
   np.testing.assert_allclose(tiled_mid, np.clip(acc.result(), 0, 1), atol=1e-5)
+
+
+def test_precision_bfloat16_is_close_and_float32_out(model):
+  x0, x1 = _frames(2)
+  exact = Interpolator(model, precision='float32').interpolate(x0, x1, 0.5)
+  fast = Interpolator(model, precision='bfloat16')
+  assert fast.compute_dtype == tf.bfloat16
+  out = fast.interpolate(x0, x1, 0.5)
+  mid = list(fast.interpolate_recursively([x0, x1], 1))[1]  # cached bfloat16 features
+  for frame in (out, mid):
+    assert frame.dtype == np.float32
+    assert np.abs(frame - exact).mean() < 0.01
+  with pytest.raises(ValueError, match='precision must be one of'):
+    Interpolator(model, precision='half')
+
+
+def test_direct_times_of_a_gap_share_one_flow_estimate(model):
+  x0, x1 = _frames(2, h=40, w=60, seed=5)
+  times = [0.25, 0.5, 0.75]
+  expected = [np.clip(model(x0[None], x1[None], tf.constant([[t]]))['image'][0].numpy(), 0, 1)
+              for t in times]
+  for reuse, estimations in ((True, 1), (False, 3)):
+    interp = Interpolator(model, precision='float32', time_mode='direct', reuse_flows=reuse)
+    out = interp.interpolate_at(x0, x1, times)
+    assert interp.flow_estimations == estimations
+    for got, want in zip(out, expected):
+      np.testing.assert_allclose(got, want, atol=1e-5)
+  tiled = Interpolator(model, precision='float32', time_mode='direct', max_tile_pixels=32 * 32,
+                       tile_overlap=8)
+  tiled.interpolate_at(x0, x1, times)
+  assert tiled.flow_estimations == len(tiled.tiles(40, 60)) > 1  # once per tile, not per time
+  recursive = Interpolator(model, precision='float32')
+  list(recursive.interpolate_recursively([x0, x1], 2))
+  assert recursive.flow_estimations == 3  # every midpoint is a new pair
+
+
+def test_flow_scale_in_the_interpolator(model):
+  x0, x1 = _frames(2, h=40, w=60, seed=6)
+  interp = Interpolator(model, precision='float32', flow_scale=0.5)
+  expected = model(x0[None], x1[None], tf.constant([[0.5]]), flow_scale=0.5)['image'][0]
+  np.testing.assert_allclose(interp.interpolate(x0, x1, 0.5), np.clip(expected, 0, 1),
+                             atol=1e-5)
+  np.testing.assert_allclose(list(interp.interpolate_recursively([x0, x1], 1))[1],
+                             np.clip(expected, 0, 1), atol=1e-5)
+  with pytest.raises(ValueError, match='flow_scale must be'):
+    Interpolator(model, flow_scale=0.3)
+  with pytest.raises(ValueError, match='flow_scale must be'):
+    Interpolator(model, flow_scale=0.25 ** 2)  # 2**-4: the tiny model has 3 levels
