@@ -75,6 +75,13 @@ _PNG_DEPTH = flags.DEFINE_integer('png_bit_depth', 0, 'PNG bits: 8, 16, or 0 = 1
 _FLIP = flags.DEFINE_bool('flip_ensemble', False, 'Average each frame with the one from the '
                           'left-right mirrored pair: slightly sharper/more accurate (~+0.1 dB), '
                           '2x slower.')
+_PRECISION = flags.DEFINE_enum(
+    'precision', 'auto', ['auto', 'float32', 'bfloat16'], 'Arithmetic of the convolutions: auto '
+    '= bfloat16 on CPUs with native bfloat16 (avx512_bf16 / amx_bf16; ~2x faster), else float32. '
+    'Warps, flows and outputs are float32 either way.')
+_FLOW_SCALE = flags.DEFINE_float(
+    'flow_scale', 1.0, 'Estimate the flows on the frames downscaled by this factor (1, 0.5, '
+    '0.25, ...) and warp/fuse at full resolution: faster for 4K input.')
 _NO_AUDIO = flags.DEFINE_bool('no_audio', False, 'Do not copy the audio track of a video input.')
 
 PROG = 'film-interpolate'
@@ -124,7 +131,8 @@ def interpolator_kwargs() -> dict[str, Any]:
   """Keyword arguments for `Interpolator.from_path(--model, **kwargs)` from the flags."""
   return dict(pyramid_levels=_LEVELS.value, max_memory_gb=_MAX_MEMORY.value,
               max_tile_pixels=_TILE_PIXELS.value, tile_overlap=_TILE_OVERLAP.value,
-              batch_size=_BATCH.value, time_mode=_TIME_MODE.value, flip_ensemble=_FLIP.value)
+              batch_size=_BATCH.value, time_mode=_TIME_MODE.value, flip_ensemble=_FLIP.value,
+              precision=_PRECISION.value, flow_scale=_FLOW_SCALE.value)
 
 
 def main(argv: list[str]) -> None:
