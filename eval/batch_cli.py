@@ -7,13 +7,13 @@ r"""`film-interpolate-batch`: interpolate many frame folders, videos and image p
       --outputs both --video_format gif --fps 24 --model models/film_style
   # the same on Dataflow (inputs, model and output root on a mount every worker sees)
   film-interpolate-batch --inputs '/mnt/clips/*.mp4' --output_root /mnt/out --model /mnt/model \
-      --runner=DataflowRunner --project=P --region=R --temp_location=gs://B/tmp ...
+      -- --runner=DataflowRunner --project=P --region=R --temp_location=gs://B/tmp ...
 
 Every processing flag of `film-interpolate` applies to each item (`--times_to_interpolate`,
 `--output_fps`, `--model`, `--max_memory_gb`, `--flip_ensemble`, ...); its single-input flags
 (`--input`, `--frame0/1`, `--output_dir`, `--output_video`) are replaced by `--inputs`,
-`--input_list` and `--output_root`. Flags this tool does not know are Beam pipeline options and
-pass through unchanged. Outputs: `<output_root>/<name>/frames/` and/or
+`--input_list` and `--output_root`. Beam pipeline options go after `--` and pass through
+unchanged; any other unknown flag is an error. Outputs: `<output_root>/<name>/frames/` and/or
 `<output_root>/<name>/<name>.mp4`, and `<output_root>/batch_manifest.jsonl`. A rerun skips
 finished items (`--overwrite` redoes them).
 
@@ -28,9 +28,9 @@ import sys
 
 os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
 
-from absl import app, flags, logging  # noqa: E402
+from absl import flags, logging  # noqa: E402
 
-from film import batch  # noqa: E402
+from film import batch, cli  # noqa: E402
 from film.eval import interpolator_cli as single  # noqa: E402  (defines the shared flags)
 
 _INPUTS = flags.DEFINE_multi_string(
@@ -54,39 +54,33 @@ _NUM_WORKERS = flags.DEFINE_integer(
 
 PROG = 'film-interpolate-batch'
 SINGLE_ONLY_FLAGS = ('input', 'frame0', 'frame1', 'output_dir', 'output_video')
-
-
-def _fail(message: str) -> None:
-  print(f'{PROG}: error: {message}', file=sys.stderr, flush=True)
-  sys.exit(2)
+EXIT_SOME_FAILED = 1  # Some item failed (the others are done); 2 is film.cli's user error.
 
 
 def main(argv: list[str]) -> None:
-  pipeline_args = argv[1:]
-  from film import image_io, pipeline, video_io
-  from film.model_errors import ModelLoadError
+  from film import pipeline
   quiet = flags.FLAGS.quiet
   if quiet:
     logging.set_verbosity(logging.WARNING)
   given = [f'--{name}' for name in SINGLE_ONLY_FLAGS if flags.FLAGS[name].present]
-  try:
-    if given:
-      raise pipeline.InputError(f'{", ".join(given)}: single-input flags of film-interpolate; '
-                                'use --inputs/--input_list and --output_root')
-    if not _OUTPUT_ROOT.value:
-      raise pipeline.InputError('no output given; pass --output_root DIR')
-    options = single.processing_options(None, None)
-    single.check_model_flag()
-    items = batch.find_items(_INPUTS.value or (), _INPUT_LIST.value or ())
-    summary = batch.run_batch(
-        items, _OUTPUT_ROOT.value, model=flags.FLAGS.model,
-        interpolator_kwargs=single.interpolator_kwargs(), options=options,
-        outputs=_OUTPUTS.value, video_format=_VIDEO_FORMAT.value,
-        overwrite=flags.FLAGS.overwrite, num_workers=_NUM_WORKERS.value,
-        pipeline_args=pipeline_args, manifest_path=_MANIFEST.value, progress=not quiet)
-  except (pipeline.InputError, ModelLoadError, image_io.ImageReadError,
-          video_io.VideoReadError) as e:
-    _fail(' '.join(str(e).split()))
+  if given:
+    raise pipeline.InputError(f'{", ".join(given)}: single-input flags of film-interpolate; use '
+                              '--inputs/--input_list and --output_root')
+  if not _OUTPUT_ROOT.value:
+    raise pipeline.InputError('no output given; pass --output_root DIR')
+  # Cheap checks first, before Beam and TensorFlow are imported.
+  options = single.processing_options(None, None)
+  single.check_model_flag()
+  items = batch.find_items(_INPUTS.value or (), _INPUT_LIST.value or ())
+  with batch.quiet_imports():
+    from film.datasets import beam_pipeline
+  summary = batch.run_batch(
+      items, _OUTPUT_ROOT.value, model=flags.FLAGS.model,
+      interpolator_kwargs=single.interpolator_kwargs(), options=options,
+      outputs=_OUTPUTS.value, video_format=_VIDEO_FORMAT.value,
+      overwrite=flags.FLAGS.overwrite, num_workers=_NUM_WORKERS.value,
+      pipeline_args=beam_pipeline.beam_args(argv[1:]), manifest_path=_MANIFEST.value,
+      progress=not quiet)
   for row in summary['rows']:
     if row['status'] == batch.FAILED:
       print(f'{PROG}: failed: {row["item"]}: {row["reason"]}', file=sys.stderr)
@@ -96,21 +90,17 @@ def main(argv: list[str]) -> None:
   frames = sum(r['frames'] for r in summary['rows'] if r['status'] == batch.DONE)
   logging.info('Beam counters: %s', summary['counters'])
   if not quiet:
+    loads = summary['counters'].get('model_loads')
     print(f'{PROG}: {counts["done"]} done ({frames} frames), {counts["skipped"]} skipped '
           f'(finished earlier), {counts["failed"]} failed in {summary["seconds"]:.1f} s'
-          + (f', model loads: {loads}' if (loads := summary['counters'].get('model_loads'))
-             is not None else '') + f'; manifest {summary["manifest"]}')
-  sys.exit(1 if counts['failed'] else 0)
-
-
-def _parse_flags(argv: list[str]) -> list[str]:
-  """Parses this tool's flags and returns the rest (Beam pipeline options)."""
-  return flags.FLAGS(argv, known_only=True)
+          + (f', model loads: {loads}' if loads is not None else '')
+          + f'; manifest {summary["manifest"]}')
+  sys.exit(EXIT_SOME_FAILED if counts['failed'] else 0)
 
 
 def run() -> None:
   """Console-script entry point (`film-interpolate-batch`)."""
-  app.run(main, flags_parser=_parse_flags)
+  cli.run(main, PROG)
 
 
 if __name__ == '__main__':

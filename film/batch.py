@@ -35,11 +35,13 @@ ffmpeg. Beam counters (namespace `film_batch`): `items_done`, `items_failed`, `f
 """
 from __future__ import annotations
 
+import contextlib
 import csv
 import dataclasses
 import glob
 import io
 import json
+import logging as std_logging
 import os
 import shutil
 import socket
@@ -47,11 +49,11 @@ import tempfile
 import threading
 import time
 import uuid
-from typing import Any, Optional, Sequence
+from typing import Any, Iterator, Optional, Sequence
 
 from absl import logging
 
-from film import atomic, image_io, pipeline, video_io
+from film import atomic, cli, image_io, pipeline, video_io
 
 METRICS_NAMESPACE = 'film_batch'
 ITEM_RECORD = 'film_batch_item.json'
@@ -63,8 +65,6 @@ RUN_DIR_PREFIX = '.film-batch-run-'
 RUN_DRIVER = 'driver'  # host:pid of the job's driver, in its run folder
 MANIFEST_FIELDS = ('item', 'status', 'frames', 'seconds', 'reason', 'kind', 'inputs', 'outputs')
 DONE, SKIPPED, FAILED = 'done', 'skipped', 'failed'
-# Errors in an item that are the item's fault: reported by their message alone.
-ITEM_ERRORS = (pipeline.InputError, image_io.ImageReadError, video_io.VideoReadError)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -186,7 +186,8 @@ def find_items(patterns: Sequence[str] = (), list_files: Sequence[str] = ()) -> 
   """
   items: list[Item] = []
   for pattern in patterns:
-    matches = sorted(glob.glob(pattern, recursive=True), key=lambda p: [image_io.natural_key(part) for part in p.split('/')])
+    matches = sorted(glob.glob(pattern, recursive=True),
+                     key=lambda p: [image_io.natural_key(part) for part in p.split('/')])
     if not matches:
       raise pipeline.InputError(f'--inputs {pattern} matches nothing; check the pattern (quote it '
                                 'so that the shell does not expand it)')
@@ -233,10 +234,12 @@ def item_options(job: BatchJob, item: Item, folder: str) -> pipeline.Options:
 
 
 def one_line_reason(error: BaseException) -> str:
-  """A one-line reason for a failed item: the message of an input error, else `Type: message`."""
-  text = ' '.join(str(error).split())
-  if isinstance(error, ITEM_ERRORS):
-    return text
+  """A one-line reason for a failed item: the message of a user error (`film.cli`: corrupt or
+  unreadable input, full disk, ...), else `Type: message`."""
+  message = cli.user_error_message(error)
+  if message is not None:
+    return message
+  text = cli.one_line(str(error))
   return f'{type(error).__name__}: {text}' if text else type(error).__name__
 
 
@@ -314,7 +317,7 @@ def shared_interpolator(job: BatchJob) -> tuple[Any, threading.Lock, bool]:
   with _MODELS_LOCK:
     loaded = key not in _MODELS
     if loaded:
-      with pipeline.quiet_stderr():
+      with cli.quiet_native_stderr():
         import tensorflow as tf
         if job.intra_op_threads:
           try:
@@ -337,13 +340,24 @@ def release_models() -> None:
 # ------------------------------------------------------------------------------ the job
 
 def _check_model(model: Optional[str]) -> None:
-  from film import defaults, model_io  # pylint: disable=g-import-not-at-top
+  from film import defaults  # pylint: disable=g-import-not-at-top
   path = model or defaults.DEFAULT_MODEL_DIR
   if not os.path.exists(path):
     raise pipeline.InputError(f'model {path} does not exist; pass --model with a film model '
                               'directory or a FILM SavedModel')
-  if model_io.is_model_dir(path):
-    model_io.read_manifest(path)  # Raises ModelLoadError (a ValueError) if unreadable.
+  pipeline.check_model_files(path)
+
+
+@contextlib.contextmanager
+def quiet_imports() -> Iterator[None]:
+  """Hides the start-up lines of importing TensorFlow and Beam (C++ lines on fd 2, and Beam's
+  Python INFO/WARNING notices about optional GCP clients); errors still show."""
+  with cli.quiet_native_stderr():
+    std_logging.disable(std_logging.WARNING)
+    try:
+      yield
+    finally:
+      std_logging.disable(std_logging.NOTSET)
 
 
 def _read_rows(run_dir: str) -> dict[int, dict[str, Any]]:
@@ -490,8 +504,8 @@ def run_batch(items: Sequence[Item], output_root: str, *, model: Optional[str] =
     raise pipeline.InputError(f'--num_workers must be >= 1 (got {num_workers})')
   if not items:
     raise pipeline.InputError('no items to interpolate')
-  with pipeline.quiet_stderr():  # TensorFlow's and Beam's import-time log lines.
-    _check_model(model)
+  _check_model(model)
+  with quiet_imports():
     try:
       import apache_beam as beam  # pylint: disable=g-import-not-at-top
     except ImportError as e:
@@ -508,13 +522,15 @@ def run_batch(items: Sequence[Item], output_root: str, *, model: Optional[str] =
   kwargs = dict(interpolator_kwargs or {})
   args = list(pipeline_args)
   threads = None
-  if num_workers > 1 and _is_local_runner(args) and not any(
-      a.startswith('--direct_') for a in args):
+  local = _is_local_runner(args)
+  workers = 1
+  if num_workers > 1 and local and not any(a.startswith('--direct_') for a in args):
     args += beam_pipeline.local_parallel_args(num_workers)
     threads = max(1, (os.cpu_count() or 1) // num_workers)
-    if kwargs.get('max_memory_gb') is None:  # Each process would otherwise assume all of it.
-      from film.interpolator import available_memory_bytes  # pylint: disable=g-import-not-at-top
-      kwargs['max_memory_gb'] = 0.75 * available_memory_bytes() / num_workers / 2**30
+    workers = num_workers
+  if local and kwargs.get('max_memory_gb') is None:  # Local processes share this machine's.
+    from film import resources  # pylint: disable=g-import-not-at-top
+    kwargs['max_memory_gb'] = resources.default_memory_cap_gb() / workers
 
   todo = [(i, item) for i, item in enumerate(items)
           if overwrite or not is_finished(output_root, item)]
@@ -551,7 +567,7 @@ def run_batch(items: Sequence[Item], output_root: str, *, model: Optional[str] =
           except (NotImplementedError, AttributeError):
             pass
         except Exception as e:  # pylint: disable=broad-except  (reported; rows say what is done)
-          job_error = ' '.join(str(e).split())[:500]
+          job_error = cli.user_error_message(e) or cli.one_line(str(e))[:500]
           logging.error('The batch job stopped: %s', job_error)
       done = _read_rows(run_dir)
       for index, item in todo:

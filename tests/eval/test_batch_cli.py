@@ -64,6 +64,8 @@ def _finished(out):
     (['--inputs', '/nonexistent/*', '--output_root', 'o'], 'matches nothing'),
     (['--inputs', '/nonexistent/*', '--output_root', 'o', '--times_to_interpolate', '2',
       '--output_fps', '30'], 'either --times_to_interpolate or --output_fps'),
+    (['--inputs', '/', '--output_root', 'o', '--runner=DirectRunner'], 'Unknown command line flag'),
+    (['--inputs', '/', '--output_root', 'o', '--', 'stray'], 'pass Beam pipeline options after'),
 ])
 def test_bad_flags_one_line_exit_2(args, message, tmp_path):
   result = _cli(*args, '--model', str(tmp_path))

@@ -95,6 +95,7 @@ def _run(items, root, model_dir, **kwargs):
   batch.release_models()
   loads = batch.model_loads
   summary = batch.run_batch(items, str(root), model=model_dir,
+                            interpolator_kwargs={'precision': 'float32'},  # as the reference
                             options=pipeline.Options(times_to_interpolate=1,
                                                      duplicate_threshold=0),
                             progress=False, **kwargs)
