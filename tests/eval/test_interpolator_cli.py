@@ -14,12 +14,10 @@ import pytest
 import tensorflow as tf
 
 from film import image_io, model_io, pipeline, video_io
-from film.config import FilmConfig
 from film.interpolator import Interpolator
 from film.model import FilmNet
+from tests.tiny import TINY
 
-TINY = FilmConfig(pyramid_levels=3, fusion_pyramid_levels=3, specialized_levels=2, sub_levels=2,
-                  flow_convs=(1, 1, 1), flow_filters=(4, 4, 4), filters=2)
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 ENV = dict(os.environ, TF_CPP_MIN_LOG_LEVEL='2')
 SIZE = 64

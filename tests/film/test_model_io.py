@@ -6,11 +6,8 @@ import numpy as np
 import pytest
 
 from film import model_io
-from film.config import FilmConfig
 from film.model import FilmNet
-
-TINY = FilmConfig(pyramid_levels=3, fusion_pyramid_levels=3, specialized_levels=2, sub_levels=2,
-                  flow_convs=(1, 1, 1), flow_filters=(4, 4, 4), filters=2)
+from tests.tiny import TINY
 
 
 def _arrays(model):

@@ -1,16 +1,18 @@
 """Flow distillation: DIS teacher flows, their consistency masks and the 'flow_teacher' loss."""
+import dataclasses
+
 import numpy as np
 import pytest
 import tensorflow as tf
 from scipy import ndimage
 
 from film.datasets import schema
-from film.config import FilmConfig
 from film.model import FilmNet
 from film.warp import warp
 from film.training import input_pipeline as ip
 from film.training import losses
 from film.training import teacher_flow
+from tests.tiny import TINY_TRAINABLE
 
 
 def _texture(size: int, seed: int = 0) -> np.ndarray:
@@ -76,9 +78,7 @@ def test_flow_teacher_loss_matches_a_hand_computed_case():
 
 
 def test_flow_teacher_loss_trains_the_flow_estimator():
-  config = FilmConfig(pyramid_levels=3, fusion_pyramid_levels=3, specialized_levels=2,
-                      sub_levels=2, filters=4, flow_convs=(1, 1, 1), flow_filters=(4, 4, 4))
-  model = FilmNet(config)
+  model = FilmNet(TINY_TRAINABLE)
   x = tf.constant(_texture(32)[None])
   teacher = tf.zeros([1, 32, 32, 6]) + tf.constant([1.0, 0.0, -1.0, 0.0, 1.0, 1.0])
   with tf.GradientTape() as tape:
@@ -122,9 +122,7 @@ def test_training_dataset_adds_teacher_flows_of_the_augmented_frames(tmp_path):
 def test_flow_teacher_loss_fits_a_fixed_batch():
   """Adam on the distillation loss alone drives the predicted flows to the teacher's."""
   tf.keras.utils.set_random_seed(0)
-  config = FilmConfig(pyramid_levels=3, fusion_pyramid_levels=3, specialized_levels=2,
-                      sub_levels=2, filters=4, flow_convs=(1, 1, 1), flow_filters=(8, 8, 8))
-  model = FilmNet(config)
+  model = FilmNet(dataclasses.replace(TINY_TRAINABLE, flow_filters=(8, 8, 8)))
   image = _texture(48, seed=2)
   x0, x1 = image[None, 8:40, 8:40], image[None, 9:41, 10:42]  # x0[p] = x1[p + (-2, -1)].
   teacher = tf.constant(teacher_flow.teacher_flows(x0[0], x1[0])[None])

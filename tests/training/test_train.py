@@ -27,7 +27,6 @@ import pytest
 import tensorflow as tf
 
 from film.datasets import beam_pipeline, layouts, schema, triplets
-from film import config as film_config
 from film import model_io
 from film.model import FilmNet, named_variables
 from film.training import configs
@@ -36,6 +35,7 @@ from film.training import losses
 from film.training import run_records
 from film.training import train as train_lib
 from film.training import trainer as trainer_lib
+from tests.tiny import TINY_TRAINABLE
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 SMOKE_GIN = os.path.join(REPO_ROOT, 'gin_configs', 'film_net-smoke.gin')
@@ -235,9 +235,7 @@ def test_non_finite_loss_stops_without_checkpoint(records, tmp_path):
 
 
 def test_poisoned_batch_is_not_applied(tmp_path):
-  config = film_config.FilmConfig(pyramid_levels=3, fusion_pyramid_levels=3,
-                                  specialized_levels=2, sub_levels=2, flow_convs=(1, 1, 1),
-                                  flow_filters=(4, 4, 4), filters=4)
+  config = TINY_TRAINABLE
   trainer = trainer_lib.Trainer(
       tf.distribute.get_strategy(), config, losses.WeightedLoss(losses.training_losses(['l1'])),
       trainer_lib.learning_rate_schedule(1e-3, 10, 0.5, True), global_batch_size=2,
@@ -265,10 +263,8 @@ MIRRORED_SCRIPT = textwrap.dedent('''
     from film.training import distribute
     devices = distribute.split_cpu(2)
     import tensorflow as tf
-    from film.config import FilmConfig
     from film.training import losses, trainer as trainer_lib
-    config = FilmConfig(pyramid_levels=3, fusion_pyramid_levels=3, specialized_levels=2,
-                        sub_levels=2, flow_convs=(1, 1, 1), flow_filters=(4, 4, 4), filters=4)
+    from tests.tiny import TINY_TRAINABLE as config
     rng = np.random.default_rng(0)
     batch = {k: rng.uniform(size=(4, 16, 16, 3)).astype(np.float32) for k in ('x0', 'x1', 'y')}
     batch['time'] = np.full((4, 1), 0.5, np.float32)
@@ -348,9 +344,7 @@ def test_flow_distillation_runs_in_the_training_job(records, tmp_path):
 
 
 def test_warm_start_into_residual_fusion_starts_from_the_warped_blend(tmp_path):
-  config = film_config.FilmConfig(pyramid_levels=3, fusion_pyramid_levels=3, specialized_levels=2,
-                                  sub_levels=2, filters=4, flow_convs=(1, 1, 1),
-                                  flow_filters=(4, 4, 4))
+  config = TINY_TRAINABLE
   source = FilmNet(config)
   path = model_io.save_model(source, str(tmp_path / 'src'))
   target = FilmNet(dataclasses.replace(config, residual_fusion=True))
