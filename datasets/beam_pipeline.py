@@ -40,6 +40,7 @@ from apache_beam.io.filesystems import FileSystems
 from apache_beam.metrics.metric import Metrics, MetricsFilter
 from apache_beam.options.pipeline_options import PipelineOptions
 
+from film import atomic
 from film.datasets import frames as frames_lib
 from film.datasets import schema
 from film.datasets import triplets as triplets_lib
@@ -248,13 +249,7 @@ def run_records_pipeline(build: Callable[[beam.Pipeline], beam.PCollection], out
 def _publish(temp_dir: str, output_dir: str, shards: list[str], overwrite: bool) -> None:
   """Moves the finished temp folder into place (a single rename on local disks)."""
   if frames_lib.is_local(output_dir):
-    trash = None
-    if os.path.exists(output_dir) and overwrite:
-      trash = f'{temp_dir}.old'
-      os.rename(output_dir, trash)
-    os.rename(temp_dir, output_dir)
-    if trash:
-      shutil.rmtree(trash, ignore_errors=True)
+    atomic.replace(temp_dir, output_dir)  # an existing output was allowed by `overwrite`
     return
   if overwrite and FileSystems.exists(output_dir):
     FileSystems.delete([output_dir])

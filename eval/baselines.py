@@ -28,7 +28,7 @@ import numpy as np
 from absl import logging
 from PIL import Image
 
-from film import classical_flow
+from film import classical_flow, video_io
 from film.classical_flow import backward_sample
 
 # Signature shared by all methods: ([H,W,3], [H,W,3], t) in [0,1] -> [H,W,3] in [0,1].
@@ -146,10 +146,8 @@ _MINTERPOLATE_BLOCK = 16
 _MAX_TIME_DENOMINATOR = 100
 
 
-def ffmpeg_exe() -> str:
-  """Path of the static ffmpeg bundled with `imageio-ffmpeg` (has the `minterpolate` filter)."""
-  import imageio_ffmpeg  # pylint: disable=g-import-not-at-top
-  return imageio_ffmpeg.get_ffmpeg_exe()
+# The static ffmpeg bundled with `imageio-ffmpeg` (has the `minterpolate` filter).
+ffmpeg_exe = video_io.ffmpeg_exe
 
 
 def _write_png(path: str, image: np.ndarray) -> None:

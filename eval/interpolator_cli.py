@@ -54,7 +54,8 @@ _OVERWRITE = flags.DEFINE_bool('overwrite', False, 'Replace existing outputs.')
 _QUIET = flags.DEFINE_bool('quiet', False, 'No progress bar or info logs.')
 _MAX_MEMORY = flags.DEFINE_float(
     'max_memory_gb', None, 'Memory cap in GB; frames too large for it are processed in '
-    'overlapping tiles. Default: 75% of the available memory.')
+    'overlapping tiles. Default: 75% of the available memory (the host\'s, capped by container '
+    '/ cgroup limits).')
 _TILE_PIXELS = flags.DEFINE_integer('max_tile_pixels', None,
                                     'Explicit cap on pixels per tile (overrides the derivation '
                                     'from --max_memory_gb).')
@@ -151,18 +152,14 @@ def main(argv: list[str]) -> None:
   source = pipeline.resolve_inputs(inputs)
   pipeline.validate_options(source, options)
   check_model_flag()
-  from film import resources
   if _MAX_MEMORY.value is not None and _MAX_MEMORY.value <= 0:
     raise pipeline.InputError(f'--max_memory_gb must be > 0 (got {_MAX_MEMORY.value})')
   # TensorFlow's C++ start-up lines would break the one-line error contract; its errors and
   # fatal messages still reach stderr (film.cli.quiet_native_stderr).
   with cli.quiet_native_stderr():
     from film.interpolator import Interpolator
-    kwargs = interpolator_kwargs()
-    if kwargs['max_memory_gb'] is None:  # respects container (cgroup) limits
-      kwargs['max_memory_gb'] = resources.default_memory_cap_gb()
-    try:
-      interpolator = Interpolator.from_path(_MODEL.value, **kwargs)
+    try:  # default memory cap: 75% of what the host *and* its cgroup limits leave (resources)
+      interpolator = Interpolator.from_path(_MODEL.value, **interpolator_kwargs())
     except ValueError as e:  # memory cap / tiling arguments out of range
       if isinstance(e, cli.UserError):
         raise

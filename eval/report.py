@@ -13,13 +13,13 @@ import dataclasses
 import io
 import math
 import os
-import tempfile
 from typing import Dict, List, Mapping, Optional, Sequence, Union
 
 import cv2
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
+from film import atomic
 from film.eval import metrics as metrics_lib
 
 Row = Dict[str, Union[str, float, int]]
@@ -37,29 +37,8 @@ MAX_PER_SEQUENCE_ROWS = 100
 
 # ------------------------------------------------------------------------------ atomic files
 
-
-def atomic_write(path: str, data: Union[bytes, str]) -> None:
-  """Writes `data` to `path` via a temporary file in the same folder and `os.replace`."""
-  folder = os.path.dirname(os.path.abspath(path))
-  os.makedirs(folder, exist_ok=True)
-  payload = data.encode('utf-8') if isinstance(data, str) else data
-  fd, tmp_path = tempfile.mkstemp(dir=folder, prefix='.' + os.path.basename(path) + '.',
-                                  suffix='.tmp')
-  try:
-    with os.fdopen(fd, 'wb') as f:
-      f.write(payload)
-    os.chmod(tmp_path, 0o666 & ~_umask())  # mkstemp creates 0600; use the usual mode.
-    os.replace(tmp_path, path)
-  except BaseException:
-    if os.path.exists(tmp_path):
-      os.remove(tmp_path)
-    raise
-
-
-def _umask() -> int:
-  mask = os.umask(0)
-  os.umask(mask)
-  return mask
+# Every report file is written with the package's one atomic-output helper.
+atomic_write = atomic.write_bytes
 
 
 def encode_png(image: np.ndarray) -> bytes:

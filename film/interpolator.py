@@ -46,7 +46,7 @@ from absl import logging
 import numpy as np
 import tensorflow as tf
 
-from film import tiling
+from film import resources, tiling
 from film import precision as precision_lib
 from film.config import FilmConfig
 from film.defaults import DEFAULT_MODEL_DIR  # re-exported
@@ -105,16 +105,8 @@ def default_overlap(config: FilmConfig) -> int:
   return max(4 * config.alignment, 128)
 
 
-def available_memory_bytes() -> int:
-  """MemAvailable from /proc/meminfo (Linux), else 8 GiB."""
-  try:
-    with open('/proc/meminfo') as f:
-      for line in f:
-        if line.startswith('MemAvailable:'):
-          return int(line.split()[1]) * 1024
-  except OSError:
-    pass
-  return 8 * 2**30
+# Host MemAvailable capped by container (cgroup v1/v2) limits; see film/resources.py.
+available_memory_bytes = resources.available_memory_bytes
 
 
 def dyadic_numerator(t: float, max_depth: int, tolerance: float = 0.0) -> int:

@@ -2,7 +2,7 @@
 
 A Docker / Kubernetes container sees the host's /proc/meminfo, but the kernel kills it at its
 cgroup limit; so the default memory cap (`film-interpolate` without `--max_memory_gb`) is
-computed from the smaller of the two:
+computed (`film.interpolator`: 75% of `available_memory_bytes()`) from the smaller of:
 
 * host: `MemAvailable` of /proc/meminfo;
 * cgroup v2: `memory.max - memory.current` of this process's cgroup (from /proc/self/cgroup,
@@ -17,7 +17,6 @@ from __future__ import annotations
 import os
 from typing import Optional
 
-DEFAULT_FRACTION = 0.75   # of the available memory, for the default cap
 FALLBACK_BYTES = 8 * 2**30  # when nothing can be read (non-Linux)
 _UNLIMITED = 2**60        # cgroup v1 reports "no limit" as ~2**63 rounded to pages
 
@@ -107,8 +106,3 @@ def available_memory_bytes(root: str = '/sys/fs/cgroup', proc_cgroup: str = '/pr
   values = [v for v in (meminfo_available(meminfo), cgroup_available(root, proc_cgroup))
             if v is not None]
   return min(values) if values else FALLBACK_BYTES
-
-
-def default_memory_cap_gb() -> float:
-  """The default memory cap in GB (2**30 bytes): 75% of `available_memory_bytes()`."""
-  return DEFAULT_FRACTION * available_memory_bytes() / 2**30

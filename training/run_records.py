@@ -25,6 +25,7 @@ import gin
 import numpy as np
 import tensorflow as tf
 
+from film import atomic
 from film.config import FilmConfig
 
 CHECKPOINT_SUBDIR = 'checkpoints'
@@ -73,11 +74,7 @@ def _jsonable(value: Any) -> Any:
   return repr(value)
 
 
-def _atomic_write(path: str, text: str) -> None:
-  tmp = f'{path}.tmp-{os.getpid()}'
-  with open(tmp, 'w') as f:
-    f.write(text)
-  os.replace(tmp, path)
+_atomic_write = atomic.write_text  # the package's one atomic-output helper
 
 
 def write_run_records(run_dir: str, start: dict[str, Any], configs: dict[str, Any],

@@ -56,3 +56,8 @@ def test_no_cgroup_uses_meminfo_and_fallback(tmp_path):
   missing = str(tmp_path / 'nothing')
   assert resources.available_memory_bytes(missing, missing, meminfo) == 5 * GIB
   assert resources.available_memory_bytes(missing, missing, missing) == resources.FALLBACK_BYTES
+
+
+def test_interpolator_default_cap_uses_the_cgroup_aware_figure():
+  from film import interpolator
+  assert interpolator.available_memory_bytes is resources.available_memory_bytes

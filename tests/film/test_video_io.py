@@ -37,8 +37,9 @@ def stream_lines(path):
 
 def reference_frames(path, pix_fmt='rgb24'):
   """Every frame, decoded by imageio-ffmpeg's own reader (independent of video_io)."""
-  reader = imageio_ffmpeg.read_frames(str(path), pix_fmt=pix_fmt, bits_per_pixel=48 if pix_fmt == 'rgb48le' else 24, output_params=['-fps_mode',
-                                                                                  'passthrough'])
+  reader = imageio_ffmpeg.read_frames(str(path), pix_fmt=pix_fmt,
+                                      bits_per_pixel=48 if pix_fmt == 'rgb48le' else 24,
+                                      output_params=['-fps_mode', 'passthrough'])
   meta = next(reader)
   width, height = meta['size']
   dtype = np.uint16 if pix_fmt == 'rgb48le' else np.uint8
