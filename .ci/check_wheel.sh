@@ -16,6 +16,9 @@ SHARED="${FILM_SHARED_DIR:-$(dirname "$REPO")/shared}"
 SMOKE_TESTS=(film/test_warp.py film/test_model.py film/test_default_model.py)
 WORK="$(mktemp -d)"
 trap 'rm -rf "$WORK"' EXIT
+# Everything runs from a folder outside the checkout, as a user's would.
+mkdir -p "$WORK/user"
+cd "$WORK/user"
 
 PY313="$(bash "$REPO/.ci/build_python.sh")"
 echo "== wheel check with $("$PY313" --version)"
@@ -62,8 +65,6 @@ print('coexistence OK: Hugging Face datasets', datasets.__version__, 'beside fil
 EOF
 
 # 3. The README's main command and the smoke tests, from outside the repository.
-mkdir -p "$WORK/user"
-cd "$WORK/user"
 SAMPLES="$("$VPY" -c 'import film.samples; print(list(film.samples.__path__)[0])')"
 "$WORK/venv/bin/film-interpolate" --frame0 "$SAMPLES/one.jpg" --frame1 "$SAMPLES/two.jpg" \
   --times_to_interpolate 4 --output_video slowmo.mp4 --fps 30
