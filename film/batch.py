@@ -65,6 +65,8 @@ RUN_DIR_PREFIX = '.film-batch-run-'
 RUN_DRIVER = 'driver'  # host:pid of the job's driver, in its run folder
 MANIFEST_FIELDS = ('item', 'status', 'frames', 'seconds', 'reason', 'kind', 'inputs', 'outputs')
 DONE, SKIPPED, FAILED = 'done', 'skipped', 'failed'
+# Share of the available memory that local workers split (film.interpolator's default cap).
+DEFAULT_MEMORY_FRACTION = 0.75
 
 
 @dataclasses.dataclass(frozen=True)
@@ -122,7 +124,7 @@ def _glob_base(pattern: str) -> str:
 
 def _relative_name(path: str, base: str) -> str:
   rel = os.path.relpath(os.path.abspath(path), os.path.abspath(base or '.'))
-  if rel.startswith('..') or os.path.isabs(rel):
+  if rel.startswith('..') or os.path.isabs(rel) or rel == '.':
     rel = os.path.basename(os.path.normpath(path))
   return rel.replace(os.sep, '/')
 
@@ -192,6 +194,7 @@ def find_items(patterns: Sequence[str] = (), list_files: Sequence[str] = ()) -> 
       raise pipeline.InputError(f'--inputs {pattern} matches nothing; check the pattern (quote it '
                                 'so that the shell does not expand it)')
     base = _glob_base(pattern)
+    matches = [m for m in matches if os.path.abspath(m) != os.path.abspath(base or '.')]  # '**'
     items.extend(i for i in (_item_for_path(m.rstrip('/'), base) for m in matches) if i)
   for list_file in list_files:
     items.extend(_list_file_items(list_file))
@@ -207,6 +210,11 @@ def find_items(patterns: Sequence[str] = (), list_files: Sequence[str] = ()) -> 
   if not unique:
     raise pipeline.InputError('no items found; pass --inputs GLOB (frame folders or videos) and/or '
                               '--input_list FILE')
+  names = sorted(by_name)
+  for outer, inner in zip(names, names[1:]):
+    if inner.startswith(outer + '/'):
+      raise pipeline.InputError(f'items {outer} and {inner} would write one inside the other; '
+                                'glob one level of folders, or list the items in --input_list')
   return unique
 
 
@@ -360,15 +368,16 @@ def quiet_imports() -> Iterator[None]:
       std_logging.disable(std_logging.NOTSET)
 
 
-def _read_rows(run_dir: str) -> dict[int, dict[str, Any]]:
-  rows = {}
+def _read_rows(run_dir: str, rows: dict[int, dict[str, Any]]) -> dict[int, dict[str, Any]]:
+  """Adds the rows written by workers to `run_dir` since the last call to `rows`; returns it."""
   for name in os.listdir(run_dir):
-    if name.endswith('.json') and not name.startswith('.'):
+    if name.endswith('.json') and not name.startswith('.') and name[:-5].isdigit() and int(
+        name[:-5]) not in rows:
       try:
         with open(os.path.join(run_dir, name)) as f:
           rows[int(name[:-5])] = json.load(f)
       except (OSError, ValueError):
-        continue  # Being written (never half: written by rename), or foreign.
+        continue  # Vanished or foreign (rows are published by rename, never half-written).
   return rows
 
 
@@ -383,9 +392,10 @@ class _ProgressBar:
     self._stop = threading.Event()
     self._thread = threading.Thread(target=self._poll, daemon=True)
     self._seen = 0
+    self.rows: dict[int, dict[str, Any]] = {}
 
   def _update(self) -> None:
-    rows = _read_rows(self._run_dir)
+    rows = _read_rows(self._run_dir, self.rows)
     if len(rows) != self._seen:
       self._bar.update(len(rows) - self._seen)
       self._seen = len(rows)
@@ -433,6 +443,11 @@ def _skipped_row(output_root: str, item: Item) -> dict[str, Any]:
   return {'item': item.name, 'status': SKIPPED, 'frames': record.get('frames', 0), 'seconds': 0.0,
           'reason': 'finished in an earlier run', 'kind': item.kind, 'inputs': list(item.inputs),
           'outputs': record.get('outputs', [])}
+
+
+def _inside(path: str, folder: str) -> bool:
+  path, folder = os.path.realpath(path), os.path.realpath(folder)
+  return path == folder or path.startswith(folder.rstrip(os.sep) + os.sep)
 
 
 def _this_process() -> str:
@@ -517,20 +532,28 @@ def run_batch(items: Sequence[Item], output_root: str, *, model: Optional[str] =
 
   started = time.time()
   output_root = os.path.abspath(output_root)
+  inside = [i for i in items if any(_inside(p, output_root) for p in i.inputs)]
+  if inside:  # E.g. a glob that also matches the outputs of an earlier run.
+    logging.warning('Ignoring %d item(s) inside --output_root (%s)', len(inside),
+                    ', '.join(i.name for i in inside[:5]))
+    items = [i for i in items if i not in inside]
+    if not items:
+      raise pipeline.InputError(f'every item is inside --output_root {output_root}; choose '
+                                'another output root')
   os.makedirs(output_root, exist_ok=True)
   manifest_path = manifest_path or os.path.join(output_root, MANIFEST_NAME)
   kwargs = dict(interpolator_kwargs or {})
   args = list(pipeline_args)
   threads = None
-  local = _is_local_runner(args)
   workers = 1
-  if num_workers > 1 and local and not any(a.startswith('--direct_') for a in args):
+  if num_workers > 1 and _is_local_runner(args) and not any(a.startswith('--direct_') for a in args):
     args += beam_pipeline.local_parallel_args(num_workers)
     threads = max(1, (os.cpu_count() or 1) // num_workers)
     workers = num_workers
-  if local and kwargs.get('max_memory_gb') is None:  # Local processes share this machine's.
+  if workers > 1 and kwargs.get('max_memory_gb') is None:  # Each would assume all of it.
     from film import resources  # pylint: disable=g-import-not-at-top
-    kwargs['max_memory_gb'] = resources.default_memory_cap_gb() / workers
+    kwargs['max_memory_gb'] = DEFAULT_MEMORY_FRACTION * resources.available_memory_bytes() / (
+        workers * 2**30)
 
   todo = [(i, item) for i, item in enumerate(items)
           if overwrite or not is_finished(output_root, item)]
@@ -553,7 +576,7 @@ def run_batch(items: Sequence[Item], output_root: str, *, model: Optional[str] =
       _ = (p
            | 'Items' >> beam.Create(todo, reshuffle=True)
            | 'Interpolate' >> beam.ParDo(batch_beam.InterpolateItemFn(job, overwrite)))
-      with _ProgressBar(run_dir, len(items), len(rows), not progress):
+      with _ProgressBar(run_dir, len(items), len(rows), not progress) as bar:
         try:
           result = p.run()
           result.wait_until_finish()
@@ -569,7 +592,7 @@ def run_batch(items: Sequence[Item], output_root: str, *, model: Optional[str] =
         except Exception as e:  # pylint: disable=broad-except  (reported; rows say what is done)
           job_error = cli.user_error_message(e) or cli.one_line(str(e))[:500]
           logging.error('The batch job stopped: %s', job_error)
-      done = _read_rows(run_dir)
+      done = bar.rows  # Complete: the bar reads the run folder once more when it closes.
       for index, item in todo:
         rows[index] = done.get(index) or {
             'item': item.name, 'status': FAILED, 'frames': 0, 'seconds': 0.0,

@@ -86,6 +86,8 @@ def test_find_items(inputs):
   assert [i.name for i in nested] == ['clips/broken', 'clips/v1']
   with pytest.raises(pipeline.InputError, match='matches nothing'):
     batch.find_items([str(inputs / 'nothing' / '*')])
+  with pytest.raises(pipeline.InputError, match='one inside the other'):
+    batch.find_items([str(inputs / '**')])  # matches clips/ and clips/v1.mp4
   with pytest.raises(pipeline.InputError, match='would both write'):
     os.makedirs(inputs / 'dup' / 'v1', exist_ok=True)
     batch.find_items([str(inputs / 'clips' / 'v1.mp4'), str(inputs / 'dup' / 'v1')])
@@ -149,9 +151,10 @@ def test_batch_outputs_failure_isolation_manifest_and_resume(inputs, model_dir, 
   workers = {json.load(open(out / r['item'] / batch.ITEM_RECORD))['worker'] for r in rows[1:]}
   assert workers == {f'{os.uname().nodename}:{os.getpid()}'}
 
-  # Rerun: finished items are skipped (not rewritten), the failed one is tried again.
+  # Rerun: finished items are skipped (not rewritten), the failed one is tried again; items
+  # inside the output root (here: a glob that matches earlier outputs) are ignored.
   mtime = os.stat(out / 'v1' / 'v1.mp4').st_mtime_ns
-  summary, loads = _run(items, out, model_dir)
+  summary, loads = _run(items + batch.find_items([str(out / 'pairs' / '*')]), out, model_dir)
   assert summary['counts'] == {'done': 0, 'skipped': 4, 'failed': 1}
   assert [r['frames'] for r in summary['rows']] == [0, 20, 5, 3, 3]
   assert os.stat(out / 'v1' / 'v1.mp4').st_mtime_ns == mtime
