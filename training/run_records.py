@@ -17,6 +17,7 @@ import dataclasses
 import json
 import os
 import platform
+import re
 import sys
 from typing import Any, Optional, Sequence
 
@@ -74,6 +75,27 @@ def _jsonable(value: Any) -> Any:
   return repr(value)
 
 
+# An absolute path inside a string: a '/' not preceded by a word character, '.', ':' or '/'
+# (so "a/b", "./x" and URLs are left alone), up to a separator of lists and flags.
+_ABSOLUTE_PATH = re.compile(r"(?<![\w.:/])/[^\s,;:'\"=]+")
+
+
+def portable(value: Any, base: Optional[str] = None) -> Any:
+  """`value` with every absolute path in its strings made relative to `base` (default: cwd).
+
+  Run records are copied into the repository; they must not carry the machine's folders.
+  Dicts, lists and tuples are walked; other values are returned as they are.
+  """
+  base = os.path.abspath(base or os.getcwd())
+  if isinstance(value, str):
+    return _ABSOLUTE_PATH.sub(lambda m: os.path.relpath(m.group(0), base), value)
+  if isinstance(value, dict):
+    return {k: portable(v, base) for k, v in value.items()}
+  if isinstance(value, (list, tuple)):
+    return [portable(v, base) for v in value]
+  return value
+
+
 _atomic_write = atomic.write_text  # the package's one atomic-output helper
 
 
@@ -81,6 +103,9 @@ def write_run_records(run_dir: str, start: dict[str, Any], configs: dict[str, An
                       train_files: Sequence[str], eval_files: dict[str, Sequence[str]],
                       operative_config: Optional[str]) -> None:
   """Writes / updates the run folder's records (see the module docstring).
+
+  Paths in the records are relative to the working directory (`portable`), so that a run
+  folder copied into the repository names no folder of the machine that made it.
 
   `run_info.json` keeps one entry per (re)start; a changed operative config on a resume is
   kept beside the first one as `operative_config-step<N>.gin`.
@@ -92,12 +117,12 @@ def write_run_records(run_dir: str, start: dict[str, Any], configs: dict[str, An
     with open(info_path) as f:
       info = json.load(f)
   info.setdefault('created', start['time'])
-  info['configs'] = _jsonable(configs)
+  info['configs'] = portable(_jsonable(configs))
   info['versions'] = _versions()
-  info.setdefault('starts', []).append(_jsonable(start))
+  info.setdefault('starts', []).append(portable(_jsonable(start)))
   _atomic_write(info_path, json.dumps(info, indent=1, sort_keys=True))
-  manifest = {'train': _file_entries(train_files),
-              'eval': {name: _file_entries(files) for name, files in eval_files.items()}}
+  manifest = portable({'train': _file_entries(train_files),
+                       'eval': {name: _file_entries(files) for name, files in eval_files.items()}})
   _atomic_write(os.path.join(run_dir, DATA_MANIFEST), json.dumps(manifest, indent=1))
   if operative_config is not None:
     path = os.path.join(run_dir, OPERATIVE_CONFIG)
