@@ -10,23 +10,10 @@ import time
 import cv2
 import numpy as np
 import pytest
-import tensorflow as tf
 
-from film import batch, model_io
-from film.config import FilmConfig
-from film.model import FilmNet
+from film import batch
 
-TINY = FilmConfig(pyramid_levels=3, fusion_pyramid_levels=3, specialized_levels=2, sub_levels=2,
-                  flow_convs=(1, 1, 1), flow_filters=(4, 4, 4), filters=2)
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-ENV = dict(os.environ, TF_CPP_MIN_LOG_LEVEL='2')
 NUM_PAIRS = 12
-
-
-@pytest.fixture(scope='module')
-def model_dir(tmp_path_factory):
-  tf.random.set_seed(4)
-  return model_io.save_model(FilmNet(TINY), str(tmp_path_factory.mktemp('model') / 'tiny'))
 
 
 @pytest.fixture(scope='module')
@@ -50,7 +37,7 @@ def _command(*args):
 
 
 def _cli(*args, timeout=300):
-  return subprocess.run(_command(*args), cwd=REPO, env=ENV, capture_output=True, text=True,
+  return subprocess.run(_command(*args), capture_output=True, text=True,
                         timeout=timeout)
 
 
@@ -75,11 +62,11 @@ def test_bad_flags_one_line_exit_2(args, message, tmp_path):
   assert message in lines[0]
 
 
-def test_sigkill_mid_batch_then_rerun_finishes_only_the_missing(folders, model_dir, tmp_path):
+def test_sigkill_mid_batch_then_rerun_finishes_only_the_missing(folders, tiny_model_dir, tmp_path):
   out = tmp_path / 'out'
-  args = ['--inputs', str(folders / '*'), '--output_root', str(out), '--model', model_dir,
+  args = ['--inputs', str(folders / '*'), '--output_root', str(out), '--model', tiny_model_dir,
           '--times_to_interpolate', '4', '--duplicate_threshold', '0', '--quiet']
-  proc = subprocess.Popen(_command(*args), cwd=REPO, env=ENV, stdout=subprocess.DEVNULL,
+  proc = subprocess.Popen(_command(*args), stdout=subprocess.DEVNULL,
                           stderr=subprocess.DEVNULL, start_new_session=True)
   deadline = time.time() + 240
   while proc.poll() is None and time.time() < deadline:

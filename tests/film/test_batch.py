@@ -14,18 +14,8 @@ import pytest
 import tensorflow as tf
 
 from film import batch, model_io, pipeline, video_io
-from film.config import FilmConfig
-from film.model import FilmNet
 
-TINY = FilmConfig(pyramid_levels=3, fusion_pyramid_levels=3, specialized_levels=2, sub_levels=2,
-                  flow_convs=(1, 1, 1), flow_filters=(4, 4, 4), filters=2)
 H, W = 48, 64
-
-
-@pytest.fixture(scope='module')
-def model_dir(tmp_path_factory):
-  tf.random.set_seed(3)
-  return model_io.save_model(FilmNet(TINY), str(tmp_path_factory.mktemp('model') / 'tiny'))
 
 
 def _image(shift: int, seed: int) -> np.ndarray:
@@ -93,10 +83,10 @@ def test_find_items(inputs):
     batch.find_items([str(inputs / 'clips' / 'v1.mp4'), str(inputs / 'dup' / 'v1')])
 
 
-def _run(items, root, model_dir, **kwargs):
+def _run(items, root, tiny_model_dir, **kwargs):
   batch.release_models()
   loads = batch.model_loads
-  summary = batch.run_batch(items, str(root), model=model_dir,
+  summary = batch.run_batch(items, str(root), model=tiny_model_dir,
                             interpolator_kwargs={'precision': 'float32'},  # as the reference
                             options=pipeline.Options(times_to_interpolate=1,
                                                      duplicate_threshold=0),
@@ -109,10 +99,10 @@ def _manifest(root):
     return [json.loads(line) for line in f]
 
 
-def test_batch_outputs_failure_isolation_manifest_and_resume(inputs, model_dir, tmp_path):
+def test_batch_outputs_failure_isolation_manifest_and_resume(inputs, tiny_model_dir, tmp_path):
   items = _find(inputs)
   out = tmp_path / 'out'
-  summary, loads = _run(items, out, model_dir)
+  summary, loads = _run(items, out, tiny_model_dir)
 
   # One model load for the whole batch (in-process worker), also counted by Beam.
   assert loads == 1 and summary['counters']['model_loads'] == 1
@@ -142,7 +132,7 @@ def test_batch_outputs_failure_isolation_manifest_and_resume(inputs, model_dir, 
   x0, x1 = _read_png(inputs / 'pairs' / 'a0.png'), _read_png(inputs / 'pairs' / 'a1.png')
   np.testing.assert_array_equal(_read_png(frames / 'frame_000000.png'), x0)
   np.testing.assert_array_equal(_read_png(frames / 'frame_000002.png'), x1)
-  model = model_io.load_model(model_dir)
+  model = model_io.load_model(tiny_model_dir)
   mid = model(x0[None].astype(np.float32) / 255, x1[None].astype(np.float32) / 255,
               tf.constant([[0.5]]))['image'][0].numpy()
   np.testing.assert_allclose(_read_png(frames / 'frame_000001.png') / 255.0,
@@ -154,14 +144,14 @@ def test_batch_outputs_failure_isolation_manifest_and_resume(inputs, model_dir, 
   # Rerun: finished items are skipped (not rewritten), the failed one is tried again; items
   # inside the output root (here: a glob that matches earlier outputs) are ignored.
   mtime = os.stat(out / 'v1' / 'v1.mp4').st_mtime_ns
-  summary, loads = _run(items + batch.find_items([str(out / 'pairs' / '*')]), out, model_dir)
+  summary, loads = _run(items + batch.find_items([str(out / 'pairs' / '*')]), out, tiny_model_dir)
   assert summary['counts'] == {'done': 0, 'skipped': 4, 'failed': 1}
   assert [r['frames'] for r in summary['rows']] == [0, 20, 5, 3, 3]
   assert os.stat(out / 'v1' / 'v1.mp4').st_mtime_ns == mtime
 
   # A killed run leaves only a hidden temporary; the item is redone and the temporary removed.
   os.rename(out / 's1', out / '.s1.tmp-killed')
-  summary, _ = _run(items, out, model_dir, manifest_path=str(tmp_path / 'results.csv'))
+  summary, _ = _run(items, out, tiny_model_dir, manifest_path=str(tmp_path / 'results.csv'))
   assert [r['status'] for r in summary['rows']] == ['failed', 'skipped', 'done', 'skipped',
                                                    'skipped']
   assert len(os.listdir(out / 's1' / 'frames')) == 5 and not _leftovers(out)
@@ -169,22 +159,22 @@ def test_batch_outputs_failure_isolation_manifest_and_resume(inputs, model_dir, 
   assert header == ','.join(batch.MANIFEST_FIELDS)
 
 
-def test_outputs_both_and_overwrite(inputs, model_dir, tmp_path):
+def test_outputs_both_and_overwrite(inputs, tiny_model_dir, tmp_path):
   items = [i for i in _find(inputs) if i.kind == 'pair'][:1]
   out = tmp_path / 'out'
-  summary, _ = _run(items, out, model_dir, outputs='both', video_format='gif')
+  summary, _ = _run(items, out, tiny_model_dir, outputs='both', video_format='gif')
   assert summary['rows'][0]['outputs'] == ['frames', 'a0-a1.gif']
   assert video_io.probe_video(str(out / 'pairs' / 'a0-a1' / 'a0-a1.gif')).num_frames == 3
-  summary, _ = _run(items, out, model_dir, outputs='frames', overwrite=True)
+  summary, _ = _run(items, out, tiny_model_dir, outputs='frames', overwrite=True)
   assert summary['counts']['done'] == 1
   assert sorted(os.listdir(out / 'pairs' / 'a0-a1')) == [batch.ITEM_RECORD, 'frames']
 
 
-def test_model_loaded_once_per_worker_process(inputs, model_dir, tmp_path):
+def test_model_loaded_once_per_worker_process(inputs, tiny_model_dir, tmp_path):
   """Two local worker processes: one model load per process that ran items."""
   items = [i for i in _find(inputs) if i.kind != 'video']
   out = tmp_path / 'out'
-  summary, loads = _run(items, out, model_dir, num_workers=2)
+  summary, loads = _run(items, out, tiny_model_dir, num_workers=2)
   assert loads == 0  # Nothing loaded in this (the driver's) process.
   assert summary['counts'] == {'done': 3, 'skipped': 0, 'failed': 0}
   workers = {json.load(open(out / r['item'] / batch.ITEM_RECORD))['worker']
@@ -193,11 +183,11 @@ def test_model_loaded_once_per_worker_process(inputs, model_dir, tmp_path):
   assert summary['counters']['model_loads'] == len(workers) <= 2
 
 
-def test_bad_arguments(inputs, model_dir, tmp_path):
+def test_bad_arguments(inputs, tiny_model_dir, tmp_path):
   items = _find(inputs)
   with pytest.raises(pipeline.InputError, match='--outputs'):
-    batch.run_batch(items, str(tmp_path), model=model_dir, outputs='nope')
+    batch.run_batch(items, str(tmp_path), model=tiny_model_dir, outputs='nope')
   with pytest.raises(pipeline.InputError, match='not a URL'):
-    batch.run_batch(items, 'gs://bucket/out', model=model_dir)
+    batch.run_batch(items, 'gs://bucket/out', model=tiny_model_dir)
   with pytest.raises(pipeline.InputError, match='does not exist'):
     batch.run_batch(items, str(tmp_path), model=str(tmp_path / 'no_model'))
