@@ -27,6 +27,10 @@ class OutputError(UserError):
   """An output path is unusable: unwritable, of the wrong kind, existing, or an input."""
 
 
+class OutputExistsError(FileExistsError, OutputError):
+  """The output exists and overwriting was not allowed (also a FileExistsError)."""
+
+
 def _umask() -> int:
   mask = os.umask(0)
   os.umask(mask)
@@ -87,12 +91,12 @@ def output_file(path: str) -> Iterator[str]:
 def output_dir(path: str, overwrite: bool = False, flag: str = '--overwrite') -> Iterator[str]:
   """Yields an empty temporary folder beside `path`; on success it becomes `path`.
 
-  Raises OutputError (naming `flag`) if `path` exists and not `overwrite`. On any error the
-  temporary folder is removed and `path` is left as it was.
+  Raises OutputExistsError (naming `flag`) if `path` exists and not `overwrite`. On any error
+  the temporary folder is removed and `path` is left as it was.
   """
   path = os.path.abspath(path)
   if os.path.exists(path) and not overwrite:
-    raise OutputError(f'{path} already exists; pass {flag} or choose another output')
+    raise OutputExistsError(f'{path} already exists; pass {flag} or choose another output')
   tmp = temp_sibling(path, directory=True)
   try:
     yield tmp
@@ -151,7 +155,7 @@ def check_output(path: str, *, inputs: Sequence[str] = (), overwrite: bool = Fal
       raise OutputError(f'{flag} {path} is {kind}; pass a {"folder" if directory else "file"} '
                         'path')
     if not overwrite and not (directory and not os.listdir(real)):
-      raise OutputError(f'output {path} already exists; pass {overwrite_flag} or choose another '
+      raise OutputExistsError(f'output {path} already exists; pass {overwrite_flag} or choose another '
                         f'{flag}')
   anchor = _nearest_existing(os.path.dirname(real) or '.')
   if not os.path.isdir(anchor):

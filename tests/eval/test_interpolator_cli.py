@@ -180,7 +180,7 @@ def test_video_output_fps_and_gif(video_with_audio, interp, tmp_path):
 # Bad input: exit code != 0, exactly one stderr line naming problem and fix, no output.
 # ------------------------------------------------------------------------------------------
 def _assert_one_line_error(result, *needles):
-  assert result.returncode != 0
+  assert result.returncode == 2, result.stderr  # film.cli.EXIT_USER_ERROR
   lines = result.stderr.strip().splitlines()
   assert len(lines) == 1, result.stderr
   assert lines[0].startswith('film-interpolate: error: ')
@@ -292,3 +292,87 @@ def test_cli_runs_a_film_release_saved_model(images, film_small_fixture, tmp_pat
   x0, x1 = _read(images[3]), _read(images[4])
   expected = np.clip(model(x0[None], x1[None], [[0.5]])['image'].numpy()[0], 0, 1)
   np.testing.assert_allclose(_read(str(out_dir / frames[1])), expected, atol=1 / 255 + 1e-6)
+
+
+# ------------------------------------------------------------------------------------------
+# Real photos and real failures (issue 14).
+# ------------------------------------------------------------------------------------------
+def _oriented_jpeg(path, stored, orientation):
+  from PIL import Image
+  exif = Image.Exif()
+  exif[image_io.EXIF_ORIENTATION] = orientation
+  Image.fromarray(stored).save(path, quality=95, exif=exif.tobytes())
+
+
+def test_cli_portrait_phone_photos(images, model_dir, tmp_path):
+  # Bug 1: Orientation=6 JPEGs (stored landscape) and an editor-rotated copy (no tag).
+  landscape = [image_io.to_uint(cv2.resize(_read(p), (64, 48))) for p in images[3:5]]
+  _oriented_jpeg(str(tmp_path / 'a.jpg'), landscape[0], 6)
+  _oriented_jpeg(str(tmp_path / 'b.jpg'), landscape[1], 6)
+  cv2.imwrite(str(tmp_path / 'c.jpg'), np.ascontiguousarray(np.rot90(landscape[1], -1)[..., ::-1]))
+  for second in ('b.jpg', 'c.jpg'):
+    out = tmp_path / f'out_{second}'
+    result = _cli('--input', str(tmp_path / 'a.jpg'), '--input', str(tmp_path / second),
+                  '--model', model_dir, '--output_dir', str(out), '--quiet')
+    assert result.returncode == 0, result.stderr
+    frames = [_read(str(out / n)) for n in sorted(os.listdir(out))]
+    assert len(frames) == 3 and all(f.shape == (64, 48, 3) for f in frames)
+    np.testing.assert_allclose(frames[0], _read(str(tmp_path / 'a.jpg')), atol=1 / 255)
+
+
+def test_cli_never_replaces_inputs_and_checks_outputs_before_the_model(images, model_dir,
+                                                                       tmp_path):
+  # Bugs 4 and 5 through the CLI: one line, exit 2, before TensorFlow (no model load).
+  folder = tmp_path / 'photos'
+  folder.mkdir()
+  for i in range(2):
+    os.link(images[i], folder / f'p_{i}.png')
+  before = sorted(os.listdir(folder))
+  result = _cli('--input', str(folder), '--model', model_dir, '--output_dir', str(folder),
+                '--overwrite')
+  _assert_one_line_error(result, 'never replace inputs')
+  assert sorted(os.listdir(folder)) == before
+  (tmp_path / 'plain_file').write_text('x')
+  for output, needle in (('/proc/film/out', 'cannot write in /proc'),
+                         (str(tmp_path / 'plain_file' / 'out'), 'is a file, not a folder')):
+    _assert_one_line_error(_cli('--input', str(folder), '--model', model_dir, '--output_dir',
+                                output), needle)
+
+
+def test_cli_truncated_weights_are_one_line(images, model_dir, tmp_path):
+  # Bug 6: a truncated weights.npz gave a zipfile.BadZipFile traceback.
+  import shutil
+  broken = tmp_path / 'model'
+  shutil.copytree(model_dir, broken)
+  data = (broken / 'weights.npz').read_bytes()
+  (broken / 'weights.npz').write_bytes(data[:len(data) // 3])
+  result = _cli('--input', images[0], '--input', images[1], '--model', str(broken),
+                '--output_dir', str(tmp_path / 'out'))
+  _assert_one_line_error(result, 'weights.npz', 'corrupt')
+  assert not (tmp_path / 'out').exists()
+  from film import model_errors
+  with pytest.raises(model_errors.ModelLoadError, match='weights.npz'):
+    model_io.load_model(str(broken))
+
+
+def test_full_disk_mid_run_publishes_nothing(images, interp, tmp_path, monkeypatch):
+  import errno
+  from film import cli
+  real_write = image_io.write_image
+  calls = []
+
+  def write_until_full(path, image, bit_depth=8):
+    calls.append(path)
+    if len(calls) > 2:
+      raise OSError(errno.ENOSPC, 'No space left on device', path)
+    real_write(path, image, bit_depth)
+
+  monkeypatch.setattr(image_io, 'write_image', write_until_full)
+  source = pipeline.resolve_inputs(images[:3])
+  with pytest.raises(OSError) as error:
+    pipeline.run(source, pipeline.Options(output_dir=str(tmp_path / 'out'),
+                                          output_video=str(tmp_path / 'out.mp4'), quiet=True),
+                 interp)
+  message = cli.user_error_message(error.value)
+  assert message.endswith('No space left on device; free disk space or choose another location')
+  assert sorted(os.listdir(tmp_path)) == []
