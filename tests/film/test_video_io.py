@@ -151,3 +151,48 @@ def test_parse_rate(text, expected):
 def test_parse_rate_rejects(text):
   with pytest.raises(ValueError):
     video_io.parse_rate(text)
+
+
+def test_video_roundtrip_streaming(tmp_path):
+  path = str(tmp_path / 'v.mp4')
+  frames = [np.full((32, 48, 3), i / 10, np.float32) for i in range(6)]
+  with video_io.StreamingVideoWriter(path, 32, 48, fps=12) as writer:
+    for frame in frames:
+      writer.add(frame)
+  info = video_io.probe_video(path)
+  assert (info.height, info.width, info.num_frames, info.fps, info.has_audio) == (
+      32, 48, 6, 12.0, False)
+  decoded = list(video_io.read_video_frames(path))
+  assert len(decoded) == 6
+  np.testing.assert_allclose(decoded[3], frames[3], atol=3 / 255)
+  gif = str(tmp_path / 'v.gif')
+  with video_io.StreamingVideoWriter(gif, 32, 48, fps=10) as writer:
+    for frame in frames:
+      writer.add(frame)
+  assert video_io.probe_video(gif).num_frames == 6
+
+
+def test_mux_audio(tmp_path):
+  src = str(tmp_path / 'src.mp4')
+  subprocess.run([video_io.ffmpeg_exe(), '-v', 'error', '-f', 'lavfi', '-i',
+                  'testsrc=size=48x32:rate=10', '-f', 'lavfi', '-i', 'sine=frequency=440',
+                  '-t', '1', '-pix_fmt', 'yuv420p', '-c:v', 'libx264', '-c:a', 'aac', src],
+                 check=True)
+  assert video_io.probe_video(src).has_audio
+  silent = str(tmp_path / 'silent.mp4')
+  with video_io.StreamingVideoWriter(silent, 32, 48, fps=10) as writer:
+    for frame in video_io.read_video_frames(src):
+      writer.add(frame)
+  out = str(tmp_path / 'out.mp4')
+  video_io.mux_audio(silent, src, out)
+  info = video_io.probe_video(out)
+  assert info.has_audio and info.num_frames == 10
+
+
+def test_probe_video_errors(tmp_path):
+  (tmp_path / 'empty.mp4').write_bytes(b'')
+  with pytest.raises(video_io.VideoReadError, match='empty'):
+    video_io.probe_video(str(tmp_path / 'empty.mp4'))
+  (tmp_path / 'junk.mp4').write_bytes(b'garbage' * 100)
+  with pytest.raises(video_io.VideoReadError, match='not a readable video'):
+    video_io.probe_video(str(tmp_path / 'junk.mp4'))
