@@ -12,7 +12,10 @@ Steps (each skips work whose output already exists):
 * `natural`: real footage from the opencv-python 4.10.0.84 sdist on PyPI (SHA-256 checked):
   the *training* clips `box.mp4` (hand-held camera) and `cup.mp4` as midpoint records
   (`natural/records_<clip>`, gap 2, stride 1, as in stage 3) and multi-time records with twice
-  the motion (`natural/records_<clip>_mt4`, gap 4, stride 2, t = 1/4, 1/2, 3/4).
+  the motion (`natural/records_<clip>_mt4`, gap 4, stride 2, t = 1/4, 1/2, 3/4) and midpoint
+  records with four times the motion (`natural/records_<clip>_g8`, gap 8, stride 2): the
+  diagnosis (notes/default_model.md, Session 5) found the validation error in 4-16 px motions,
+  which the gap-2 clips barely contain.
 * `validation`: the *validation* clips `vtest.avi` (pedestrians, static camera, 768x576) and
   `tree.avi` (320x240), never used for training, as full-frame midpoint triplet folders
   `validation/real/<clip>/<frame>/frame{0,1,2}.png` (`film-eval`'s `triplets` layout), chosen
@@ -168,11 +171,14 @@ def step_natural(data_dir: str, sources: dict) -> None:
       continue
     records = []
     for suffix, args in (('', ['--gap=2', '--stride=1']),
-                         ('_mt4', ['--gap=4', '--stride=2', '--multi_time'])):
+                         ('_mt4', ['--gap=4', '--stride=2', '--multi_time']),
+                         ('_g8', ['--gap=8', '--stride=2'])):
       out = os.path.join(natural, f'records_{name}{suffix}')
       if not os.path.isdir(out):
+        # --end_frame: the frames OpenCV decodes (box.mp4's header says one more than it holds,
+        # which film.video_io rejects as a damaged video).
         _run([_tool('film-create-tfrecords'), '--dataset=video', f'--input={clips[name]}',
-              *args, f'--output_dir={out}'])
+              *args, f'--end_frame={sources[name]["num_frames"]}', f'--output_dir={out}'])
       records.append(f'natural/records_{name}{suffix} ({" ".join(args)})')
     sources[name]['records'] = records
 
