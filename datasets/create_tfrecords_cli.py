@@ -50,9 +50,11 @@ _MULTI_TIME = flags.DEFINE_bool('multi_time', False,
                                 'Emit every in-between frame at t=k/gap, not only the middle.')
 _SCENE_CUT = flags.DEFINE_float('scene_cut_threshold',
                                 triplets_lib.WindowOptions.scene_cut_threshold,
-                                'Drop windows with a consecutive-frame difference above (0: off).')
+                                'Drop windows with a scene cut: consecutive frames at or above this '
+                                'RGB-histogram distance (film.scene; 0: off).')
 _STATIC = flags.DEFINE_float('static_threshold', triplets_lib.WindowOptions.static_threshold,
-                             'Drop windows with a consecutive-frame difference below (0: off).')
+                             'Drop windows with a duplicate: consecutive frames at or below this '
+                             'thumbnail difference (film.scene; 0: off).')
 _BLACK = flags.DEFINE_float('black_threshold', triplets_lib.WindowOptions.black_threshold,
                             'Drop windows with a frame darker than this mean (0: off).')
 _START_FRAME = flags.DEFINE_integer('start_frame', 0, 'First frame of each clip to use.')

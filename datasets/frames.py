@@ -28,7 +28,6 @@ IMAGE_EXTENSIONS = image_io.IMAGE_EXTENSIONS
 VIDEO_EXTENSIONS = video_io.VIDEO_EXTENSIONS
 natural_key = image_io.natural_key
 VideoInfo = video_io.VideoInfo
-THUMBNAIL_WIDTH = 64  # Width of the grayscale thumbnails the frame statistics are computed on.
 
 
 class InputError(UserError):
@@ -151,23 +150,6 @@ class FrameTransform:
       left = (width - self.crop_width) // 2
       frame = frame[top:top + self.crop_height, left:left + self.crop_width]
     return np.ascontiguousarray(frame)
-
-
-# ------------------------------------------------------------------------------ statistics
-
-def thumbnail(frame: np.ndarray) -> np.ndarray:
-  """`[H,W,3]` uint8 -> small grayscale `[h,64]` float32 in [0,1] for the frame statistics."""
-  height, width = frame.shape[:2]
-  small_height = max(1, int(round(height * THUMBNAIL_WIDTH / width)))
-  gray = cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY)
-  if width > THUMBNAIL_WIDTH:
-    gray = cv2.resize(gray, (THUMBNAIL_WIDTH, small_height), interpolation=cv2.INTER_AREA)
-  return gray.astype(np.float32) / 255.0
-
-
-def mean_abs_difference(a: np.ndarray, b: np.ndarray) -> float:
-  """Mean absolute difference of two thumbnails, in [0,1]."""
-  return float(np.mean(np.abs(a - b)))
 
 
 # ------------------------------------------------------------------------------ videos

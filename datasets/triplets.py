@@ -6,12 +6,13 @@ From it come the triplets (x0, frame s+k, x1) at time t = k/gap, either only the
 window of gap 4 yields t = 0.25, 0.5, 0.75 and the model learns its `time` input.
 Window starts are `stride` frames apart. A window is dropped when, anywhere inside it:
 
-* a scene cut: two consecutive frames differ by more than `scene_cut_threshold`;
-* a static or duplicated frame: two consecutive frames differ by less than `static_threshold`
-  (nothing to interpolate, or a ground truth that is not really in between);
-* a black frame: mean brightness below `black_threshold`.
+* a scene cut: a gap between consecutive frames that `film.scene` calls a cut at
+  `scene_cut_threshold` (RGB-histogram distance, the measure inference uses);
+* a static or duplicated frame: a gap `film.scene` calls a duplicate at `static_threshold`
+  (thumbnail difference; nothing to interpolate, or a ground truth that is not really in
+  between);
+* a black frame: mean brightness (of the `film.scene` thumbnail) below `black_threshold`.
 
-Differences are mean absolute differences of 64-pixel-wide grayscale thumbnails, in [0,1].
 A threshold of 0 (or below) turns its filter off. Only `gap + 1` frames are held at a time.
 """
 from __future__ import annotations
@@ -22,6 +23,7 @@ from typing import Iterable, Iterator, Optional
 
 import numpy as np
 
+from film import scene
 from film.datasets import frames as frames_lib
 from film.datasets import schema
 
@@ -33,7 +35,11 @@ DROP_BLACK = 'black'
 
 @dataclasses.dataclass(frozen=True)
 class WindowOptions:
-  """How windows are cut from a clip and which are dropped (see the module docstring)."""
+  """How windows are cut from a clip and which are dropped (see the module docstring).
+
+  `scene_cut_threshold` is lower than inference's 0.25: here a missed cut makes a wrong
+  training triplet while a false one only drops a window (within-shot gaps measure <= 0.035).
+  """
   gap: int = 2
   stride: int = 1
   multi_time: bool = False
@@ -59,15 +65,19 @@ class WindowOptions:
     """Frame offsets k of the ground truth inside a window; t = k / gap."""
     return tuple(range(1, self.gap)) if self.multi_time else (self.gap // 2,)
 
+  def gap_classifier(self) -> scene.GapClassifier:
+    """The scene-cut / duplicate detector with these thresholds (<= 0: off)."""
+    return scene.GapClassifier(cut_threshold=max(0.0, self.scene_cut_threshold),
+                               duplicate_threshold=max(0.0, self.static_threshold))
+
 
 @dataclasses.dataclass
 class _Frame:
-  """One buffered frame: pixels, its thumbnail statistics and (lazily) its PNG bytes."""
+  """One buffered frame: pixels, its `film.scene` statistics and (lazily) its PNG bytes."""
   index: int
   pixels: np.ndarray
-  thumb: np.ndarray
-  brightness: float
-  diff_to_previous: Optional[float]  # None when the previous frame is not contiguous.
+  stats: scene.FrameStats
+  gap_to_previous: Optional[str]  # `film.scene` decision; None: previous frame not contiguous.
   compression: int
   _png: Optional[bytes] = None
 
@@ -93,12 +103,13 @@ class Triplet:
 
 def _window_verdict(window: list[_Frame], options: WindowOptions) -> str:
   """Why a full window is dropped, or KEPT."""
-  diffs = [f.diff_to_previous for f in window[1:]]
-  if options.black_threshold > 0 and min(f.brightness for f in window) < options.black_threshold:
+  gaps = [f.gap_to_previous for f in window[1:]]
+  if (options.black_threshold > 0 and
+      min(f.stats.brightness for f in window) < options.black_threshold):
     return DROP_BLACK
-  if options.scene_cut_threshold > 0 and max(diffs) > options.scene_cut_threshold:
+  if scene.CUT in gaps:
     return DROP_SCENE_CUT
-  if options.static_threshold > 0 and min(diffs) < options.static_threshold:
+  if scene.DUPLICATE in gaps:
     return DROP_STATIC
   return KEPT
 
@@ -122,16 +133,17 @@ def iter_windows(frames: Iterable[tuple[int, np.ndarray]], clip_name: str, optio
     reason it was dropped (with no triplets).
   """
   buffer: collections.deque[_Frame] = collections.deque(maxlen=options.gap + 1)
+  classifier = options.gap_classifier()
   for index, pixels in frames:
     if transform is not None and not transform.is_identity:
       pixels = transform(pixels)
-    thumb = frames_lib.thumbnail(pixels)
+    stats = scene.frame_stats(pixels)
     previous = buffer[-1] if buffer else None
-    diff = (frames_lib.mean_abs_difference(previous.thumb, thumb)
-            if previous is not None and previous.index == index - 1 else None)
+    gap = (classifier.classify(previous.stats, stats)
+           if previous is not None and previous.index == index - 1 else None)
     if previous is not None and previous.index != index - 1:
       buffer.clear()
-    buffer.append(_Frame(index, pixels, thumb, float(thumb.mean()), diff, options.png_compression))
+    buffer.append(_Frame(index, pixels, stats, gap, options.png_compression))
     if len(buffer) < options.gap + 1:
       continue
     start = buffer[0].index

@@ -2,6 +2,7 @@
 import numpy as np
 import pytest
 
+from film import scene
 from film.datasets import frames as frames_lib
 from film.datasets import triplets
 from tests.datasets.fakes import moving_scene
@@ -41,10 +42,11 @@ def test_filters_drop_cut_static_and_black_windows():
   black = np.full_like(scene_a[0], 3)
   # 0-3 scene A | 4-7 scene B (cut between 3 and 4) | 8,9 = a duplicated frame | 10 black.
   frames = scene_a + scene_b + [scene_b[3], scene_b[3], black]
-  thumbs = [frames_lib.thumbnail(f) for f in frames]
-  diffs = [frames_lib.mean_abs_difference(a, b) for a, b in zip(thumbs, thumbs[1:])]
+  stats = [scene.frame_stats(f) for f in frames]
+  cuts = [scene.cut_distance(a, b) for a, b in zip(stats, stats[1:])]
+  diffs = [scene.duplicate_distance(a, b) for a, b in zip(stats, stats[1:])]
   options = triplets.WindowOptions(gap=2)
-  assert max(diffs[:3]) < options.scene_cut_threshold < diffs[3]  # The test's premise.
+  assert max(cuts[:3]) < options.scene_cut_threshold < cuts[3]  # The test's premise.
   assert min(diffs[:3] + diffs[4:7]) > options.static_threshold
   verdicts = [v for v, _ in triplets.iter_windows(enumerate(frames), 'c', options)]
   assert verdicts == [
