@@ -49,29 +49,13 @@ def _check_pair(x0: np.ndarray, x1: np.ndarray, t: float) -> tuple[np.ndarray, n
 
 
 def repeat(x0: np.ndarray, x1: np.ndarray, t: float) -> np.ndarray:
-  """Returns a copy of the input frame nearest in time (`x0` when t <= 0.5, else `x1`).
-
-  Args:
-    x0, x1: `[H,W,3]` float32 in [0,1].
-    t: time in [0,1].
-
-  Returns:
-    `[H,W,3]` float32 in [0,1].
-  """
+  """A copy of the input frame nearest in time (`x0` when t <= 0.5, else `x1`); `MethodFn`."""
   x0, x1, t = _check_pair(x0, x1, t)
   return (x0 if t <= 0.5 else x1).copy()
 
 
 def average(x0: np.ndarray, x1: np.ndarray, t: float) -> np.ndarray:
-  """Returns the linear blend `(1-t) x0 + t x1`.
-
-  Args:
-    x0, x1: `[H,W,3]` float32 in [0,1].
-    t: time in [0,1].
-
-  Returns:
-    `[H,W,3]` float32 in [0,1].
-  """
+  """The linear blend `(1-t) x0 + t x1`; `MethodFn` (`[H,W,3]` float32 in [0,1] in and out)."""
   x0, x1, t = _check_pair(x0, x1, t)
   return ((1.0 - t) * x0 + t * x1).astype(np.float32)
 

@@ -44,16 +44,8 @@ Loss weights follow FILM's recipes: piecewise-constant schedules over the traini
 `values[i]` while `step <= boundaries[i]`). `RECIPES` holds FILM's three (film_net-L1/VGG/Style
 gin files); `training_losses` takes the same keys (`loss_names`, `loss_weights`,
 `loss_weight_parameters`) and `WeightedLoss` sums the weighted terms. Nothing here reads gin;
-the training entry point binds `training_losses` and `PerceptualConfig` (`training/configs.py`),
-e.g.::
-
-    training_losses.loss_names = ['l1', 'vgg', 'style']
-    training_losses.loss_weight_parameters = [
-        {'boundaries': [0], 'values': [1.0, 1.0]},
-        {'boundaries': [1500000], 'values': [1.0, 0.25]},
-        {'boundaries': [1500000], 'values': [0.0, 40.0]}]
-    PerceptualConfig.backbone = 'vgg19'
-    PerceptualConfig.weights_path = '/path/to/imagenet-vgg-verydeep-19.mat'
+the training entry point binds `training_losses` and `PerceptualConfig` (`training/configs.py`;
+FILM's Style recipe as gin bindings: `gin_configs/film_net-Style.gin`).
 """
 from __future__ import annotations
 
