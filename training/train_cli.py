@@ -14,6 +14,7 @@ and writes none. Thread counts must be set before TensorFlow starts, hence flags
 """
 from __future__ import annotations
 
+import glob
 import os
 import signal
 import sys
@@ -72,9 +73,24 @@ def _raise_interrupted(signum, frame):  # pylint: disable=unused-argument
   raise TrainingInterrupted(f'signal {signum}')
 
 
+def _check_inputs() -> None:
+  """Cheap checks before TensorFlow and before the run folder is made: gin files and local
+  record paths exist (one-line errors, `film.cli`)."""
+  for path in FLAGS.gin_config:
+    if not os.path.isfile(path):
+      raise cli.UserError(f'gin config {path} does not exist; pass a file such as '
+                          'gin_configs/film_net-small-cpu.gin')
+  for flag in ('train_data', 'eval_data'):
+    for pattern in (getattr(FLAGS, flag) or '').split(','):
+      if pattern and '://' not in pattern and not glob.glob(pattern):
+        raise cli.UserError(f'--{flag} {pattern} matches no file or folder; pass a records '
+                            'folder, a glob or a list of shards (film-create-tfrecords output)')
+
+
 def main(argv: list[str]) -> None:
   if len(argv) > 1:
     raise app.UsageError(f'Unexpected arguments: {argv[1:]}')
+  _check_inputs()
   # Before TensorFlow creates its runtime: threads and logical CPU devices.
   with cli.quiet_native_stderr():  # TensorFlow's start-up lines (film.cli contract)
     import tensorflow as tf  # pylint: disable=g-import-not-at-top

@@ -80,6 +80,10 @@ BAD_RUNS = [
     ('film.export_cli', ['--output=/proc/film/o'], 'film-export'),
     ('film.training.train_cli', ['--mode=nonsense'], 'film-train'),
     ('film.training.train_cli', ['--label=x'], 'film-train'),
+    ('film.training.train_cli', ['--gin_config=/nonexistent.gin', '--label=x'], 'film-train'),
+    ('film.training.train_cli', ['--gin_config=gin_configs/film_net-smoke.gin', '--label=x',
+                                 '--base_folder=/tmp/film-cli-test-runs',
+                                 '--train_data=/nonexistent/records'], 'film-train'),
     ('film.datasets.create_tfrecords_cli', ['--dataset=vimeo', '--input=/nonexistent',
                                             '--output_dir=/tmp/o', '--typo=1'],
      'film-create-tfrecords'),
@@ -98,3 +102,23 @@ def test_every_cli_fails_in_one_line_with_exit_2(module, args, prog):
   assert done.returncode == 2, done.stderr
   assert len(lines) == 1 and lines[0].startswith(f'{prog}: error: '), done.stderr
   assert 'Traceback' not in done.stderr
+
+
+def test_film_eval_never_writes_into_its_benchmark(tmp_path):
+  from PIL import Image
+  import numpy as np
+  bench = tmp_path / 'bench' / 'seq1'
+  bench.mkdir(parents=True)
+  for i in range(3):
+    Image.fromarray(np.full((16, 16, 3), 60 * i, np.uint8)).save(bench / f'frame{i}.png')
+  before = sorted(os.listdir(bench))
+  for output in (tmp_path / 'bench', tmp_path):  # the benchmark itself, or a folder holding it
+    done = subprocess.run([sys.executable, '-m', 'film.eval.eval_cli',
+                           f'--benchmark_dir={tmp_path / "bench"}', f'--output_dir={output}',
+                           '--overwrite', '--methods=average', '--nolpips',
+                           '--nouse_default_model'],
+                          capture_output=True, text=True, cwd=REPO, timeout=300)
+    lines = done.stderr.strip().splitlines()
+    assert done.returncode == 2 and len(lines) == 1, done.stderr
+    assert 'never replace inputs' in lines[0]
+  assert sorted(os.listdir(bench)) == before and sorted(os.listdir(tmp_path)) == ['bench']
