@@ -55,8 +55,8 @@ def checkpoint_steps(run_dir: str) -> dict[int, str]:
 
 def run_model_config(run_dir: str) -> FilmConfig:
   """The model config of the run's latest start (run_info.json)."""
-  from film.training import train as train_lib  # pylint: disable=g-import-not-at-top
-  return train_lib.read_run_model_config(run_dir)
+  from film.training import run_records  # pylint: disable=g-import-not-at-top
+  return run_records.read_run_model_config(run_dir)
 
 
 def checkpoint_arrays(prefix: str, config: FilmConfig) -> dict[str, np.ndarray]:
