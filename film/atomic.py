@@ -76,9 +76,8 @@ def replace(tmp: str, final: str) -> None:
 
 
 @contextlib.contextmanager
-def output_file(path: str) -> Iterator[str]:
-  """Yields a temporary file name beside `path`; on success it becomes `path`."""
-  tmp = temp_sibling(path)
+def _published(tmp: str, path: str) -> Iterator[str]:
+  """Yields `tmp`; renames it to `path` if the block succeeds, removes it if it fails."""
   try:
     yield tmp
     replace(tmp, path)
@@ -87,9 +86,16 @@ def output_file(path: str) -> Iterator[str]:
     raise
 
 
-@contextlib.contextmanager
-def output_dir(path: str, overwrite: bool = False, flag: str = '--overwrite') -> Iterator[str]:
-  """Yields an empty temporary folder beside `path`; on success it becomes `path`.
+def output_file(path: str) -> contextlib.AbstractContextManager:
+  """Context manager yielding a temporary file name beside `path`; on success it becomes
+  `path`, on any error it is removed."""
+  return _published(temp_sibling(path), path)
+
+
+def output_dir(path: str, overwrite: bool = False,
+               flag: str = '--overwrite') -> contextlib.AbstractContextManager:
+  """Context manager yielding an empty temporary folder beside `path`; on success it becomes
+  `path`.
 
   Raises OutputExistsError (naming `flag`) if `path` exists and not `overwrite`. On any error
   the temporary folder is removed and `path` is left as it was.
@@ -97,13 +103,7 @@ def output_dir(path: str, overwrite: bool = False, flag: str = '--overwrite') ->
   path = os.path.abspath(path)
   if os.path.exists(path) and not overwrite:
     raise OutputExistsError(f'{path} already exists; pass {flag} or choose another output')
-  tmp = temp_sibling(path, directory=True)
-  try:
-    yield tmp
-    replace(tmp, path)
-  except BaseException:
-    remove(tmp)
-    raise
+  return _published(temp_sibling(path, directory=True), path)
 
 
 def write_bytes(path: str, data: Union[bytes, str]) -> None:
