@@ -225,6 +225,11 @@ def from_gin() -> RunConfig:
                    perceptual=_perceptual(), augmentation=_augmentation())
 
 
+def operative_config() -> str:
+  """The resolved gin config of the configs built so far (what `run_records` keeps)."""
+  return gin.operative_config_str()
+
+
 def load(gin_configs: Sequence[str], gin_params: Sequence[str] = ()) -> RunConfig:
   """`parse_gin` then `from_gin`."""
   parse_gin(gin_configs, gin_params)

@@ -26,7 +26,6 @@ import time
 from typing import Any, Optional, Sequence
 
 from absl import logging
-import gin
 import tensorflow as tf
 
 from film import model_io
@@ -338,4 +337,4 @@ def run_from_gin(gin_configs: Sequence[str], gin_params: Sequence[str] = (),
   if strategy is None:
     strategy = distribute.get_strategy(mode, logical_cpus=logical_cpus, tpu_address=tpu_address)
   return train(os.path.join(base_folder, label), strategy, config,
-               operative_config=gin.operative_config_str(), export=export)
+               operative_config=configs_lib.operative_config(), export=export)
