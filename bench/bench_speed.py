@@ -33,9 +33,10 @@ from typing import Optional
 
 from absl import app, flags, logging
 
-_MODELS = flags.DEFINE_list('models', ['default', 'published'], 'default (the bundled default '
-                            'model) and/or published (film.config.PUBLISHED, random weights).')
-_SIZES = flags.DEFINE_list('sizes', ['720p', '4k'], 'Frame sizes: 720p (k=3) and/or 4k (k=1).')
+_CASES = flags.DEFINE_list(
+    'cases', ['default:720p', 'published:720p', 'default:4k', 'published:4k'],
+    'MODEL:SIZE list, in order. MODEL: default (the bundled default model) or published '
+    '(film.config.PUBLISHED, random weights); SIZE: 720p (k=3), 4k (k=1), 360p (k=3), smoke.')
 _REPEATS = flags.DEFINE_string('repeats', '720p:3,4k:1', 'Rounds per size.')
 _VARIANTS = flags.DEFINE_string(
     'variants', '720p:default,float32_reuse,bf16_noreuse,default_unbatched,direct,'
@@ -46,10 +47,13 @@ _MEMORY_CASE = flags.DEFINE_bool('memory_case', True, 'Also measure the peak RSS
                                  '(published config, default settings) in a fresh process.')
 _FIRST_FRAME = flags.DEFINE_bool('first_frame', True, 'Also measure the time to first frame of '
                                  'a 720p pair in fresh processes (default model).')
+_FIRST_FRAME_ROUNDS = flags.DEFINE_integer('first_frame_rounds', 2, 'Rounds of fresh processes '
+                                           'for the time to first frame.')
 _OUTPUT = flags.DEFINE_string('output', None, 'JSON file for all results.')
 _WORKER = flags.DEFINE_string('worker', None, 'Internal: MODEL:SIZE or memory/first_frame case.')
 
-SIZES = {'720p': ((720, 1280), 3), '4k': ((2160, 3840), 1), 'smoke': ((128, 192), 2)}
+SIZES = {'720p': ((720, 1280), 3), '4k': ((2160, 3840), 1), '360p': ((360, 640), 3),
+         'smoke': ((128, 192), 2)}
 BASELINE = dict(precision='float32', reuse_features=False, batch_directions=False)
 VARIANTS = {
     'baseline': BASELINE,
@@ -190,6 +194,23 @@ def first_frame_worker(precision: str, autograph: bool) -> dict:
           'to_first_frame_s': first - start - (read - loaded)}
 
 
+def tracing_worker(autograph: bool) -> dict:
+  """Seconds to trace the extract / flows / synthesize graphs of the default model in this
+  (fresh) process, with or without AutoGraph (AutoGraph caches its conversions per process, so
+  only a fresh process shows what a user's first call pays)."""
+  from film import interpolator as interpolator_lib
+  model = _make_model('default')
+  interpolator_lib.AUTOGRAPH = autograph
+  fns = interpolator_lib._graph_functions(model, None)  # pylint: disable=protected-access
+  start, cpu_start = time.perf_counter(), time.process_time()
+  for fn in (fns.extract, fns.flows, fns.synthesize):
+    fn.get_concrete_function()
+  # CPU seconds of this process: tracing is single-threaded Python, so they are much less
+  # sensitive to the load of a shared machine than wall seconds.
+  return {'autograph': autograph, 'trace_s': time.perf_counter() - start,
+          'trace_cpu_s': time.process_time() - cpu_start}
+
+
 def _child(case: str) -> tuple[Optional[dict], float]:
   """Runs `case` in a fresh process; (its JSON result, its peak RSS in GB)."""
   args = [sys.executable, '-m', 'bench.bench_speed', f'--worker={case}',
@@ -218,10 +239,13 @@ def _print_table(result: dict) -> None:
 def main(argv: list[str]) -> None:
   del argv
   repeats = {k: int(v) for k, v in _per_size(_REPEATS.value, ',').items()}
-  variants = {k: [v for v in vs.split(',') if v] for k, vs in _per_size(_VARIANTS.value, ';').items()}
+  variants = {k: [v for v in vs.split(',') if v]
+              for k, vs in _per_size(_VARIANTS.value, ';').items()}
   if _WORKER.value:
     if _WORKER.value == 'memory':
       result = memory_worker(_MAX_MEMORY.value)
+    elif _WORKER.value.startswith('tracing:'):
+      result = tracing_worker(_WORKER.value == 'tracing:True')
     elif _WORKER.value.startswith('first_frame:'):
       _, precision, autograph = _WORKER.value.split(':')
       result = first_frame_worker(precision, autograph == 'True')
@@ -249,7 +273,14 @@ def main(argv: list[str]) -> None:
         json.dump(results, f, indent=1)
 
   if _FIRST_FRAME.value:
-    for _ in range(2):  # Interleaved, twice.
+    results['tracing'] = []
+    for _ in range(3):  # Fresh processes, interleaved.
+      for autograph in (True, False):
+        result, _ = _child(f'tracing:{autograph}')
+        if result:
+          results['tracing'].append(result)
+          print(json.dumps(result), flush=True)
+    for _ in range(_FIRST_FRAME_ROUNDS.value):  # Interleaved.
       for precision, autograph in (('auto', False), ('auto', True), ('float32', False)):
         result, rss = _child(f'first_frame:{precision}:{autograph}')
         if result:
@@ -257,14 +288,13 @@ def main(argv: list[str]) -> None:
           results['first_frame'].append(result)
           print(json.dumps(result), flush=True)
     save()
-  for size in _SIZES.value:
-    for model_name in _MODELS.value:
-      result, rss = _child(f'{model_name}:{size}')
-      if result:
-        result['peak_rss_gb'] = round(rss, 2)
-        results['speed'].append(result)
-        _print_table(result)
-        save()
+  for case in _CASES.value:
+    result, rss = _child(case)
+    if result:
+      result['peak_rss_gb'] = round(rss, 2)
+      results['speed'].append(result)
+      _print_table(result)
+      save()
   if _MEMORY_CASE.value:
     result, rss = _child('memory')
     if result:
