@@ -23,6 +23,7 @@ from typing import Mapping, Sequence
 import numpy as np
 import tensorflow as tf
 
+from film.training import backbones
 from film.training import pretrained
 
 LPIPS_SHIFT = (-0.030, -0.088, -0.188)
@@ -74,7 +75,7 @@ class LPIPS:
     if any(np.any(np.asarray(h) < 0) for h in heads):
       raise ValueError('LPIPS linear heads must be non-negative')
     self.net = net
-    self._params = pretrained.as_constants(backbone)
+    self._params = backbones.as_constants(backbone)
     self._heads = [tf.constant(np.asarray(h, np.float32).reshape(-1)) for h in heads]
     spec = tf.TensorSpec([None, None, None, 3], tf.float32)
     self._compiled = tf.function(self.distance, input_signature=[spec, spec],
@@ -84,10 +85,10 @@ class LPIPS:
     """Backbone activations at the five LPIPS layers for `x` `[B,H,W,3]` in [0,1]."""
     x = (2.0 * x - 1.0 - tf.constant(LPIPS_SHIFT)) / tf.constant(LPIPS_SCALE)
     if self.net == 'vgg':
-      feats = pretrained.vgg_features(x, self._params, VGG_LAYERS,
-                                      layers=pretrained.VGG16_LAYERS, pool='max')
+      feats = backbones.vgg_features(x, self._params, VGG_LAYERS,
+                                      layers=backbones.VGG16_LAYERS, pool='max')
       return [feats[name] for name in VGG_LAYERS]
-    return pretrained.alexnet_features(x, self._params)
+    return backbones.alexnet_features(x, self._params)
 
   def distance(self, a: tf.Tensor, b: tf.Tensor) -> tf.Tensor:
     """Differentiable LPIPS: `a`, `b` `[B,H,W,3]` float32 in [0,1] -> `[B]` float32 >= 0."""

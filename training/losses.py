@@ -58,6 +58,7 @@ import numpy as np
 import tensorflow as tf
 
 from film import image_metrics
+from film.training import backbones
 from film.training import pretrained
 
 Example = Mapping[str, tf.Tensor]
@@ -85,23 +86,23 @@ class PerceptualBackbone:
     if name not in BACKBONES:
       raise ValueError(f'unknown VGG backbone {name!r}; choose from {BACKBONES}')
     self.name = name
-    self._params = pretrained.as_constants(params)
+    self._params = backbones.as_constants(params)
     if name == 'vgg19':
-      self._layers = pretrained.VGG19_LAYERS
-      self._shift = tf.constant(pretrained.MATCONVNET_MEAN_RGB)
+      self._layers = backbones.VGG19_LAYERS
+      self._shift = tf.constant(backbones.MATCONVNET_MEAN_RGB)
       self._gain = tf.constant((255.0, 255.0, 255.0))
       self.feature_scale = 1.0 / 255.0
     else:
-      self._layers = pretrained.VGG16_LAYERS
-      std = np.asarray(pretrained.TORCHVISION_STD)
-      self._shift = tf.constant(np.asarray(pretrained.TORCHVISION_MEAN) / std, tf.float32)
+      self._layers = backbones.VGG16_LAYERS
+      std = np.asarray(backbones.TORCHVISION_STD)
+      self._shift = tf.constant(np.asarray(backbones.TORCHVISION_MEAN) / std, tf.float32)
       self._gain = tf.constant(1.0 / std, tf.float32)
       self.feature_scale = float(std.mean())
 
   def features(self, x: tf.Tensor) -> list[tf.Tensor]:
     """FILM activations of `x` `[B,H,W,3]` in [0,1], times the feature scale (see class doc)."""
     net_input = x * self._gain - self._shift
-    feats = pretrained.vgg_features(net_input, self._params, FILM_VGG_LAYERS,
+    feats = backbones.vgg_features(net_input, self._params, FILM_VGG_LAYERS,
                                     layers=self._layers, pool='avg_same')
     return [feats[name] * self.feature_scale for name in FILM_VGG_LAYERS]
 

@@ -6,6 +6,7 @@ import pytest
 import tensorflow as tf
 
 from film.eval.lpips import LPIPS
+from film.training import backbones
 from film.training import pretrained
 from tests.numpy_reference import np_conv_relu, np_max_pool
 
@@ -55,9 +56,9 @@ def np_lpips(a, b, net, params, heads):
 def tiny_params(net, seed=0):
   rng = np.random.default_rng(seed)
   if net == 'vgg':
-    specs = [(n, 3, 4) for n in pretrained.VGG16_LAYERS if n.startswith('conv')]
+    specs = [(n, 3, 4) for n in backbones.VGG16_LAYERS if n.startswith('conv')]
   else:
-    specs = [(n, g[0], 5) for n, g in pretrained._ALEXNET_CONV_GEOMETRY.items()]
+    specs = [(n, g[0], 5) for n, g in backbones._ALEXNET_CONV_GEOMETRY.items()]
   params, c = {}, 3
   for name, k, width in specs:
     params[f'{name}/kernel'] = (rng.standard_normal((k, k, c, width)) * 0.5).astype(np.float32)

@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from film.training import backbones
 from film.training import pretrained
 from film.training import losses
 
@@ -70,7 +71,7 @@ def np_vgg_and_style_losses(pred, y, params, backbone):
 
 def tiny_params(backbone, width=4, seed=0):
   rng = np.random.default_rng(seed)
-  layers = pretrained.VGG19_LAYERS if backbone == 'vgg19' else pretrained.VGG16_LAYERS
+  layers = backbones.VGG19_LAYERS if backbone == 'vgg19' else backbones.VGG16_LAYERS
   params, c = {}, 3
   for name in (n for n in layers if n.startswith('conv')):
     params[f'{name}/kernel'] = (rng.standard_normal((3, 3, c, width)) * 0.3).astype(np.float32)

