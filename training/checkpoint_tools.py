@@ -10,6 +10,9 @@ r"""Checkpoint averaging and learning curves of a training run (issue 17, notes/
       [--init_model film/default_model] [--every 250] [--watch]
   # Pick the best rows by one benchmark (the validation set, never a test set):
   python -m film.training.checkpoint_tools best --curve curve.csv --by validation [--top 4]
+  # Copy a run's records (never its checkpoints) into the repository, machine paths replaced:
+  python -m film.training.checkpoint_tools records --run_dir RUN --output training_runs/NAME \
+      --replace /abs/data=DATA --replace /abs/runs=RUNS [--log train.log --log_every 50]
 
 Averaging reads only the model weights of each checkpoint (no Adam state) and averages them
 in float32. The curve evaluates each checkpoint exactly as `film-eval` does (the checkpoint is
@@ -212,6 +215,49 @@ def best(curve_path: str, by: str, top: int = 1) -> list[dict[str, str]]:
   return sorted(rows, key=lambda r: -float(r[key]))[:top]
 
 
+# ------------------------------------------------------------------------------ run records
+
+RECORD_FILES = ('run_info.json', 'data_manifest.json', 'learning_curve.csv')
+
+
+def _replace_all(text: str, replacements: Sequence[tuple[str, str]]) -> str:
+  for old, new in sorted(replacements, key=lambda r: -len(r[0])):  # Longest prefix first.
+    text = text.replace(old, new)
+  return text
+
+
+def copy_records(run_dir: str, output_dir: str, replacements: Sequence[tuple[str, str]],
+                 log_path: Optional[str] = None, log_every: int = 50) -> list[str]:
+  """Copies the run's records (gin, run_info, data manifest, curve, a trimmed log) with
+  `replacements` applied to their text; never checkpoints. Returns the files written."""
+  os.makedirs(output_dir, exist_ok=True)
+  names = [n for n in sorted(os.listdir(run_dir))
+           if n in RECORD_FILES or (n.startswith('operative_config') and n.endswith('.gin'))]
+  written = []
+  for name in names:
+    with open(os.path.join(run_dir, name)) as f:
+      text = _replace_all(f.read(), replacements)
+    with open(os.path.join(output_dir, name), 'w') as f:
+      f.write(text)
+    written.append(name)
+  if log_path:
+    keep = []
+    step_line = re.compile(r'step (\d+)/')
+    with open(log_path, errors='replace') as f:
+      for line in f:
+        match = step_line.search(line)
+        if match and int(match.group(1)) % log_every == 0:
+          keep.append(line)
+        elif not match and any(word in line for word in (
+            'Run ', 'Restored', 'Initialised', 'Saved checkpoint', 'Interrupted', 'error',
+            'Error')) and 'oneDNN' not in line:
+          keep.append(line)
+    with open(os.path.join(output_dir, 'train_log.txt'), 'w') as f:
+      f.write(_replace_all(''.join(keep), replacements))
+    written.append('train_log.txt')
+  return written
+
+
 def _benchmarks(items: Sequence[str]) -> dict[str, str]:
   out = {}
   for item in items:
@@ -247,6 +293,12 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
   bst.add_argument('--curve', required=True)
   bst.add_argument('--by', required=True)
   bst.add_argument('--top', type=int, default=1)
+  rec = sub.add_parser('records', help='copy run records (no checkpoints), paths replaced')
+  rec.add_argument('--run_dir', required=True)
+  rec.add_argument('--output', required=True)
+  rec.add_argument('--replace', action='append', default=[], help='OLD=NEW (repeatable)')
+  rec.add_argument('--log', default=None, help='the training log to trim into train_log.txt')
+  rec.add_argument('--log_every', type=int, default=50)
   args = parser.parse_args(argv)
   try:
     if args.command == 'average':
@@ -257,6 +309,12 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
     elif args.command == 'curve':
       curve(args.run_dir, args.output, _benchmarks(args.benchmark), args.every,
             args.init_model, args.watch, args.until_step, args.poll_seconds)
+    elif args.command == 'records':
+      pairs = [tuple(r.split('=', 1)) for r in args.replace]
+      if any(len(p) != 2 or not p[0] for p in pairs):
+        raise ValueError('--replace takes OLD=NEW')
+      for name in copy_records(args.run_dir, args.output, pairs, args.log, args.log_every):
+        print(os.path.join(args.output, name))
     else:
       for row in best(args.curve, args.by, args.top):
         print(json.dumps(row))

@@ -79,3 +79,25 @@ def test_curve_rows_and_best(tmp_path, monkeypatch):
   assert [r['label'] for r in rows] == ['ckpt-250', 'ckpt-500']
   assert float(rows[1]['validation_psnr']) == 50.0
   assert checkpoint_tools.best(output, 'validation')[0]['label'] == 'ckpt-500'
+
+
+def test_records_replace_paths_and_skip_checkpoints(tmp_path):
+  run = str(tmp_path / 'run')
+  _run_with_checkpoints(run, [250])
+  with open(os.path.join(run, 'data_manifest.json'), 'w') as f:
+    json.dump({'train': [{'path': '/abs/data/natural/records_box/x.tfrecord'}]}, f)
+  with open(os.path.join(run, 'operative_config.gin'), 'w') as f:
+    f.write("training.init_model = '/abs/data/init/model'\n")
+  log = tmp_path / 'train.log'
+  log.write_text('I step 240/1000 loss 1\nI step 250/1000 loss 2\nI Run /abs/runs/run: x\n'
+                 'oneDNN noise\n')
+  out = str(tmp_path / 'records')
+  written = checkpoint_tools.copy_records(run, out, [('/abs/data', 'DATA'), ('/abs/runs', 'RUNS')],
+                                          str(log), log_every=50)
+  assert sorted(written) == ['data_manifest.json', 'operative_config.gin', 'run_info.json',
+                             'train_log.txt']
+  assert not os.path.exists(os.path.join(out, 'checkpoints'))
+  with open(os.path.join(out, 'data_manifest.json')) as f:
+    assert 'DATA/natural/records_box' in f.read()
+  with open(os.path.join(out, 'train_log.txt')) as f:
+    assert f.read() == 'I step 250/1000 loss 2\nI Run RUNS/run: x\n'
