@@ -178,3 +178,28 @@ def test_16bit_png_frames_for_deep_video(tmp_path):
   frame = Image.open(out / 'frame_000000.png')
   assert frame.mode in ('I;16', 'RGB;16') or open(out / 'frame_000000.png', 'rb').read()[24] == 16
   assert 'yuv420p10le' in stream_lines(tmp_path / 'o.mp4')[0]
+
+
+def test_unreadable_model_manifest_is_reported(tmp_path):
+  from film import defaults
+  model = tmp_path / 'model'
+  shutil.copytree(defaults.DEFAULT_MODEL_DIR, model)
+  (model / 'film_model.json').write_text('{"format": "film-model", "weights": ')  # cut short
+  with pytest.raises(pipeline.InputError, match='film_model.json is unreadable'):
+    pipeline.check_model_files(str(model))
+  os.remove(model / 'weights.npz')
+  (model / 'film_model.json').write_text('{"weights": "weights.npz"}')
+  with pytest.raises(pipeline.InputError, match='missing or corrupt'):
+    pipeline.check_model_files(str(model))
+
+
+def test_frame_rate_options_are_exact(tmp_path):
+  clip = make_clip(tmp_path / 'c.mp4', rate='30000/1001', seconds=0.5)
+  source = pipeline.resolve_inputs([clip])
+  total, fps, held = pipeline.plan(source, pipeline.Options(times_to_interpolate=2))
+  assert fps == Fraction(120000, 1001) and total == 4 * source.num_frames and held == 3
+  _, fps, _ = pipeline.plan(source, pipeline.Options(times_to_interpolate=1, fps='59.94'))
+  assert fps == Fraction(60000, 1001)
+  with pytest.raises(pipeline.InputError, match='--fps'):
+    pipeline.validate_options(source, pipeline.Options(output_video=str(tmp_path / 'o.mp4'),
+                                                       fps='fast'))
