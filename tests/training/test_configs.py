@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import glob
 import os
 
 import gin
@@ -105,3 +106,14 @@ def test_defaults_live_in_the_dataclasses():
   assert 'training.num_steps = 3000000' in gin.operative_config_str()
   with pytest.raises(ValueError, match="only 'film_net'"):
     configs.load([], ["training_dataset.files = '/data/train'", "model.name = 'rife'"])
+
+
+def test_recorded_operative_configs_still_parse():
+  """The operative configs in training_runs/ (written before the binding moved here) load."""
+  recorded = sorted(glob.glob(os.path.join(REPO_ROOT, 'training_runs', '*',
+                                           'operative_config*.gin')))
+  assert recorded
+  for path in recorded:
+    run = configs.load([path], ["training_dataset.files = '/data/train'",
+                                "training.init_model = '/models/stage1'"])
+    assert run.data.crop_size % run.model.alignment == 0, path
