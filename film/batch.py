@@ -519,6 +519,10 @@ def run_batch(items: Sequence[Item], output_root: str, *, model: Optional[str] =
     raise pipeline.InputError(f'--num_workers must be >= 1 (got {num_workers})')
   if not items:
     raise pipeline.InputError('no items to interpolate')
+  if options.output_fps is not None and not options.input_fps and any(
+      i.kind != 'video' for i in items):
+    raise pipeline.InputError('--output_fps needs the frame rate of the frame folders and pairs: '
+                              'pass --input_fps')
   _check_model(model)
   with quiet_imports():
     try:
@@ -590,6 +594,8 @@ def run_batch(items: Sequence[Item], output_root: str, *, model: Optional[str] =
           except (NotImplementedError, AttributeError):
             pass
         except Exception as e:  # pylint: disable=broad-except  (reported; rows say what is done)
+          if 'KeyboardInterrupt' in str(e):  # Ctrl-C, wrapped by the runner.
+            raise KeyboardInterrupt from e
           job_error = cli.user_error_message(e) or cli.one_line(str(e))[:500]
           logging.error('The batch job stopped: %s', job_error)
       done = bar.rows  # Complete: the bar reads the run folder once more when it closes.

@@ -189,5 +189,8 @@ def test_bad_arguments(inputs, tiny_model_dir, tmp_path):
     batch.run_batch(items, str(tmp_path), model=tiny_model_dir, outputs='nope')
   with pytest.raises(pipeline.InputError, match='not a URL'):
     batch.run_batch(items, 'gs://bucket/out', model=tiny_model_dir)
+  with pytest.raises(pipeline.InputError, match='pass --input_fps'):
+    batch.run_batch(items, str(tmp_path), model=tiny_model_dir,
+                    options=pipeline.Options(times_to_interpolate=None, output_fps=30))
   with pytest.raises(pipeline.InputError, match='does not exist'):
     batch.run_batch(items, str(tmp_path), model=str(tmp_path / 'no_model'))
