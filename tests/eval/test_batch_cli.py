@@ -84,7 +84,8 @@ def test_sigkill_mid_batch_then_rerun_finishes_only_the_missing(folders, tiny_mo
   for name in before:
     assert len(os.listdir(out / name / 'frames')) == 2 ** 4 + 1
 
-  result = _cli(*args[:-1])
+  # Beam options after '--' reach the runner (here: the local runner's in-memory mode).
+  result = _cli(*args[:-1], '--', '--direct_running_mode=in_memory')
   assert result.returncode == 1, result.stderr  # zz_broken failed
   failed = [line for line in result.stderr.splitlines() if ': failed: ' in line]
   assert len(failed) == 1 and 'zz_broken' in failed[0] and 'frame0.png' in failed[0]
