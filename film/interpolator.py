@@ -33,6 +33,12 @@ overlapping tiles (multiples of the alignment, overlap `tile_overlap`, default
 (5: at most 1/64 of an input gap off, 0.7 ms at 24 fps); it is reached by recursive midpoints,
 computing only the nodes needed (shared between targets of a gap); `'direct'` feeds t to the
 network (one evaluation per output frame, batched).
+
+**Speed** (notes/inference.md, "Session 5"): `precision='auto'` runs the convolutions in
+bfloat16 on CPUs with native bfloat16 (`film.precision`), warps/flows/outputs in float32; the
+flows of a pair are estimated once for all its target times (`FilmNet.estimate_flows`, time-free)
+and both directions run as one batch; `flow_scale` < 1 estimates them on downscaled frames; the
+graphs have shape-free signatures (one trace per process) and are traced without AutoGraph.
 """
 from __future__ import annotations
 

@@ -77,7 +77,7 @@ def test_cli_flip_ensemble(images, model_dir, tmp_path):
   out_dir = tmp_path / 'frames'
   result = _cli('--input', images[3], '--input', images[4], '--times_to_interpolate', '1',
                 '--model', model_dir, '--output_dir', str(out_dir), '--png_bit_depth', '16',
-                '--flip_ensemble')
+                '--flip_ensemble', '--precision', 'float32')  # float32 like the reference below
   assert result.returncode == 0, result.stderr
   model = model_io.load_model(model_dir)
   x0, x1 = _read(images[3]), _read(images[4])
@@ -221,6 +221,16 @@ def test_times_out_of_range(k, images, model_dir, tmp_path):
   result = _cli('--input', images[0], '--input', images[1], '--times_to_interpolate', k,
                 '--model', model_dir, '--output_dir', str(tmp_path / 'out'))
   _assert_one_line_error(result, '--times_to_interpolate', '1..8')
+  assert not (tmp_path / 'out').exists()
+
+
+@pytest.mark.parametrize('flag,value,needles', [
+    ('--precision', 'half', ['--precision', 'auto|float32|bfloat16']),
+    ('--flow_scale', '0.3', ['flow_scale must be 1, 0.5, 0.25'])])
+def test_bad_speed_flags(flag, value, needles, images, model_dir, tmp_path):
+  result = _cli('--input', images[0], '--input', images[1], '--model', model_dir,
+                '--output_dir', str(tmp_path / 'out'), flag, value)
+  _assert_one_line_error(result, *needles)
   assert not (tmp_path / 'out').exists()
 
 
