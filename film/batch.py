@@ -312,19 +312,27 @@ def process_item(job: BatchJob, item: Item, interpolator, overwrite: bool = Fals
 # ------------------------------------------------------------------------------ Beam
 
 _MODELS: dict[str, tuple[Any, threading.Lock]] = {}
+_UNREPORTED: set[str] = set()  # Loads no DoFn has counted yet (see `report_load`).
 _MODELS_LOCK = threading.Lock()
 model_loads = 0  # Models loaded by this process (`shared_interpolator`); read by tests.
 
 
-def shared_interpolator(job: BatchJob) -> tuple[Any, threading.Lock, bool]:
-  """This process's `Interpolator` for `job`'s model and arguments (loaded on first use), the
+def _model_key(job: BatchJob) -> str:
+  return json.dumps([job.model, job.interpolator_kwargs], sort_keys=True, default=str)
+
+
+def shared_interpolator(job: BatchJob) -> tuple[Any, threading.Lock]:
+  """This process's `Interpolator` for `job`'s model and arguments (loaded on first use) and the
   lock that serialises its use (an Interpolator is not thread-safe; TensorFlow already uses
-  every core of the process inside each item), and whether this call loaded it."""
+  every core of the process inside each item).
+
+  Raises `film.pipeline.InputError` ('cannot set up the model: ...') for arguments the
+  Interpolator refuses (e.g. a memory cap below the model's size).
+  """
   global model_loads
-  key = json.dumps([job.model, job.interpolator_kwargs], sort_keys=True, default=str)
+  key = _model_key(job)
   with _MODELS_LOCK:
-    loaded = key not in _MODELS
-    if loaded:
+    if key not in _MODELS:
       with cli.quiet_native_stderr():
         import tensorflow as tf
         if job.intra_op_threads:
@@ -333,16 +341,33 @@ def shared_interpolator(job: BatchJob) -> tuple[Any, threading.Lock, bool]:
           except RuntimeError:  # TensorFlow already initialised in this process.
             pass
         from film.interpolator import Interpolator
-        _MODELS[key] = (Interpolator.from_path(job.model, **job.interpolator_kwargs),
-                        threading.Lock())
+        try:
+          interpolator = Interpolator.from_path(job.model, **job.interpolator_kwargs)
+        except ValueError as e:
+          if isinstance(e, cli.UserError):
+            raise
+          raise pipeline.InputError(f'cannot set up the model: {e}') from e
+      _MODELS[key] = (interpolator, threading.Lock())
+      _UNREPORTED.add(key)
       model_loads += 1
-    return (*_MODELS[key], loaded)
+    return _MODELS[key]
+
+
+def report_load(job: BatchJob) -> bool:
+  """True once per model load of this process: for the DoFn that reports it to Beam."""
+  with _MODELS_LOCK:
+    key = _model_key(job)
+    if key in _UNREPORTED:
+      _UNREPORTED.discard(key)
+      return True
+    return False
 
 
 def release_models() -> None:
   """Forgets this process's cached models (the next `shared_interpolator` loads again)."""
   with _MODELS_LOCK:
     _MODELS.clear()
+    _UNREPORTED.clear()
 
 
 # ------------------------------------------------------------------------------ the job
@@ -574,6 +599,9 @@ def run_batch(items: Sequence[Item], output_root: str, *, model: Optional[str] =
   try:
     if todo:
       job = BatchJob(model, kwargs, options, outputs, video_format, output_root, run_dir, threads)
+      if workers == 1 and _is_local_runner(args) and not any(
+          a.startswith('--direct_running_mode') and not a.endswith('in_memory') for a in args):
+        shared_interpolator(job)  # The in-process worker reuses it; bad arguments fail here.
       # Local worker processes inherit this: gRPC's fork handlers can break ffmpeg start-up.
       os.environ.setdefault('GRPC_ENABLE_FORK_SUPPORT', 'false')
       p = beam.Pipeline(options=beam_pipeline.pipeline_options(args))

@@ -26,7 +26,8 @@ class InterpolateItemFn(beam.DoFn):
     self._loaded = False
 
   def setup(self) -> None:
-    self._interpolator, self._lock, self._loaded = batch.shared_interpolator(self._job)
+    self._interpolator, self._lock = batch.shared_interpolator(self._job)
+    self._loaded = batch.report_load(self._job)
 
   def process(self, element):  # (int, batch.Item) -> manifest row dict
     if self._loaded:  # Counted here: counters need a bundle.

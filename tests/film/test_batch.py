@@ -192,5 +192,10 @@ def test_bad_arguments(inputs, tiny_model_dir, tmp_path):
   with pytest.raises(pipeline.InputError, match='pass --input_fps'):
     batch.run_batch(items, str(tmp_path), model=tiny_model_dir,
                     options=pipeline.Options(times_to_interpolate=None, output_fps=30))
+  with pytest.raises(pipeline.InputError, match='cannot set up the model: max_memory_gb'):
+    batch.release_models()
+    batch.run_batch(items, str(tmp_path / 'out'), model=tiny_model_dir, progress=False,
+                    interpolator_kwargs={'max_memory_gb': 0.01})
+  assert not os.path.exists(tmp_path / 'out' / batch.MANIFEST_NAME) and not _leftovers(tmp_path)
   with pytest.raises(pipeline.InputError, match='does not exist'):
     batch.run_batch(items, str(tmp_path), model=str(tmp_path / 'no_model'))
