@@ -155,8 +155,8 @@ def check_output(path: str, *, inputs: Sequence[str] = (), overwrite: bool = Fal
       raise OutputError(f'{flag} {path} is {kind}; pass a {"folder" if directory else "file"} '
                         'path')
     if not overwrite and not (directory and not os.listdir(real)):
-      raise OutputExistsError(f'output {path} already exists; pass {overwrite_flag} or choose another '
-                        f'{flag}')
+      raise OutputExistsError(f'output {path} already exists; pass {overwrite_flag} or choose '
+                              f'another {flag}')
   anchor = _nearest_existing(os.path.dirname(real) or '.')
   if not os.path.isdir(anchor):
     raise OutputError(f'{flag} {path}: {anchor} is a file, not a folder; choose another path')

@@ -94,7 +94,8 @@ BAD_RUNS = [
 ]
 
 
-@pytest.mark.parametrize('module, args, prog', BAD_RUNS, ids=[f'{m}:{a[0]}' for m, a, _ in BAD_RUNS])
+@pytest.mark.parametrize('module, args, prog', BAD_RUNS,
+                         ids=[f'{m}:{a[0]}' for m, a, _ in BAD_RUNS])
 def test_every_cli_fails_in_one_line_with_exit_2(module, args, prog):
   done = subprocess.run([sys.executable, '-m', module, *args], capture_output=True, text=True,
                         cwd=REPO, timeout=300)

@@ -10,7 +10,8 @@ def _write(path, text):
 
 
 def _meminfo(tmp_path, gib):
-  _write(tmp_path / 'meminfo', f'MemTotal: {64 * GIB // 1024} kB\nMemAvailable: {gib * GIB // 1024} kB\n')
+  _write(tmp_path / 'meminfo',
+         f'MemTotal: {64 * GIB // 1024} kB\nMemAvailable: {gib * GIB // 1024} kB\n')
   return str(tmp_path / 'meminfo')
 
 
