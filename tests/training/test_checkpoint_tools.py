@@ -10,12 +10,9 @@ import pytest
 import tensorflow as tf
 
 from film import model_io
-from film.config import FilmConfig
 from film.model import FilmNet, named_variables
 from film.training import checkpoint_tools
-
-CONFIG = FilmConfig(pyramid_levels=3, fusion_pyramid_levels=3, specialized_levels=2,
-                    sub_levels=2, flow_convs=(1, 1, 1), flow_filters=(4, 4, 4), filters=4)
+from tests.tiny import TINY_TRAINABLE as CONFIG
 
 
 def _run_with_checkpoints(run_dir, steps):
