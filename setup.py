@@ -53,7 +53,6 @@ setup(
         'gin-config>=0.5.0,<0.6',
         'absl-py>=2.1,<3',
         'numpy>=1.26,<3',
-        'mediapy>=1.2,<2',
         'imageio-ffmpeg>=0.5,<1',
         'pillow>=10,<13',
         'tqdm>=4.66,<5',
@@ -73,7 +72,7 @@ setup(
         # independent SSIM reference its metrics are checked against.
         'eval': ['scikit-image>=0.22,<1'],
         'tensorboard': ['tensorboard>=2.20,<3'],
-        'test': ['pytest>=8,<10', 'scikit-image>=0.22,<1', BEAM, 'google-crc32c>=1.5,<2'],
+        'test': ['pytest>=8,<10', 'mediapy>=1.2,<2', 'scikit-image>=0.22,<1', BEAM, 'google-crc32c>=1.5,<2'],
     },
     entry_points={
         'console_scripts': [

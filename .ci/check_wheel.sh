@@ -96,6 +96,6 @@ EOF
 # 5. The lower ends of the ranges.
 python3.11 -m venv "$WORK/lowest"
 "$WORK/lowest/bin/python" -m pip install --quiet --upgrade pip
-"$WORK/lowest/bin/python" -m pip install --quiet -c "$REPO/constraints-lowest.txt" "$WHEEL[cpu]" pytest scikit-image
+"$WORK/lowest/bin/python" -m pip install --quiet -c "$REPO/constraints-lowest.txt" "$WHEEL[cpu]" pytest scikit-image mediapy
 smoke "$WORK/lowest/bin/python"
 echo "== wheel check passed"
