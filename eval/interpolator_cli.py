@@ -62,8 +62,10 @@ _TILE_PIXELS = flags.DEFINE_integer('max_tile_pixels', None,
 _TILE_OVERLAP = flags.DEFINE_integer('tile_overlap', None,
                                      'Tile overlap in pixels (default: max(4*alignment, 128)).')
 _TIME_MODE = flags.DEFINE_enum(
-    'time_mode', 'recursive', ['recursive', 'direct'], 'For --output_fps: reach times by '
-    'recursive midpoints (FILM is trained at t=0.5) or feed t to the network directly.')
+    'time_mode', 'auto', ['auto', 'recursive', 'direct'], 'For --output_fps and k > 1: reach '
+    'times by recursive midpoints (FILM is trained at t=0.5) or feed t to the network directly '
+    '(one flow estimate per gap: 2-3x faster). auto: what the model recommends (direct for the '
+    'default model, trained with multi-time samples), else recursive.')
 _BATCH = flags.DEFINE_integer('batch_size', 1, 'Times evaluated together per pair (direct mode).')
 _CUT = flags.DEFINE_float(
     'scene_cut_threshold', 0.25, 'Histogram distance (0..1) at or above which consecutive frames '

@@ -75,6 +75,9 @@ PAIR_SHARE, CACHE_SHARE = 0.5, 0.25
 # over tensors); True only to measure what it costs (bench/bench_speed.py, time to first frame).
 AUTOGRAPH = False
 
+# Interpolator time modes; `Interpolator.from_path` also takes 'auto'.
+TIME_MODES = ('recursive', 'direct')
+
 GapPolicy = Callable[[np.ndarray, np.ndarray], str]
 TimesArg = Union[float, Sequence[float], np.ndarray]
 
@@ -232,6 +235,17 @@ def _graph_functions(model: FilmNet, compute_dtype: Optional[tf.DType] = None,
   return functions
 
 
+def recommended_time_mode(path: str) -> str:
+  """The time mode a model directory recommends: its manifest's `metadata.time_mode` (set for
+  models trained with multi-time samples, where the direct mode was measured to be as good or
+  better), else 'recursive' (FILM releases and SavedModels: trained at t = 0.5 only)."""
+  from film import model_io
+  if not model_io.is_model_dir(path):
+    return 'recursive'
+  mode = model_io.read_manifest(path).get('metadata', {}).get('time_mode', 'recursive')
+  return mode if mode in TIME_MODES else 'recursive'
+
+
 class Interpolator:
   """Frame interpolation with a `FilmNet`: tiling, feature reuse, recursion and retiming.
 
@@ -246,7 +260,12 @@ class Interpolator:
     reuse_features: keep per-frame `extract` results for reuse (True) or recompute them for
       every pair (False; for benchmarking).
     batch_size: target times evaluated together for one pair in the direct time mode.
-    time_mode: 'recursive' (dyadic midpoints, default) or 'direct' for arbitrary times.
+    time_mode: how times other than 0.5 are made, in `retime`, `interpolate_at` and (for k > 1)
+      `interpolate_recursively`: 'recursive' (dyadic midpoints, FILM's way; the default) or
+      'direct' (the network's time input; the flows of a gap are estimated once for all its
+      times). `from_path` takes 'auto': the model directory's recommendation
+      (`metadata.time_mode` in its manifest; the default model: 'direct', measured in
+      notes/inference.md "Session 5"), else 'recursive'.
     max_recursion_depth: deepest dyadic level used to snap arbitrary times (recursive mode).
     time_tolerance: in `retime`'s recursive mode, a target time may be snapped to a coarser
       dyadic time if that is at most this fraction of an output frame interval off.
@@ -269,7 +288,7 @@ class Interpolator:
                time_tolerance: float = 0.1, flip_ensemble: bool = False,
                precision: str = 'auto', flow_scale: float = 1.0, reuse_flows: bool = True,
                batch_directions: bool = True):
-    if time_mode not in ('recursive', 'direct'):
+    if time_mode not in TIME_MODES:
       raise ValueError(f"time_mode must be 'recursive' or 'direct', got {time_mode!r}")
     if batch_size < 1:
       raise ValueError(f'batch_size must be >= 1, got {batch_size}')
@@ -329,7 +348,8 @@ class Interpolator:
     `path=None` uses the default model shipped at `film/default_model/`; raises
     `film.model_io.ModelLoadError` if there is none. For FILM checkpoints, whose pyramid depth
     is not stored, pass `config` or `pyramid_levels` (the rest is read off the weights).
-    `kwargs` go to the constructor.
+    `kwargs` go to the constructor; `time_mode='auto'` (the default here) takes the model
+    directory's recommended time mode (`recommended_time_mode`).
     """
     from film import model_io
     if path is None:
@@ -338,6 +358,8 @@ class Interpolator:
             f'No default model is installed (expected {DEFAULT_MODEL_DIR}); pass --model DIR '
             'with a film model directory or a FILM SavedModel directory')
       path = DEFAULT_MODEL_DIR
+    if kwargs.get('time_mode', 'auto') == 'auto':
+      kwargs['time_mode'] = recommended_time_mode(path)
     return cls(model_io.load_model(path, config=config, pyramid_levels=pyramid_levels), **kwargs)
 
   # ---------------------------------------------------------------------------------------
@@ -407,27 +429,31 @@ class Interpolator:
     return self._ensemble(run)
 
   def _interpolate_frames(self, a: Frame, b: Frame, times: Sequence[float]) -> list[np.ndarray]:
-    """Frames [H,W,3] at `times` between `a` (t=0) and `b` (t=1), tiled and batched; the flows
-    are estimated once per tile for all `times` (unless `reuse_flows` is off)."""
+    """Frames [H,W,3] at `times` between `a` (t=0) and `b` (t=1), see `_iter_frames`."""
+    return list(self._iter_frames(a, b, times))
+
+  def _iter_frames(self, a: Frame, b: Frame, times: Sequence[float]) -> Iterator[np.ndarray]:
+    """Yields the frames [H,W,3] at `times` between `a` (t=0) and `b` (t=1), tiled and in
+    batches of `batch_size` (one batch in memory at a time); the flows are estimated once per
+    tile for all `times` (unless `reuse_flows` is off)."""
     height, width = a.image.shape[:2]
     tiles = self.tiles(height, width)
-    outputs = []
     # Flows of the pair per tile (float32, ~21 B/px for 5 fused levels) for the later chunks.
     flow_cache = {} if self.reuse_flows and len(times) > self.batch_size else None
     for first in range(0, len(times), self.batch_size):
       chunk = np.asarray(times[first:first + self.batch_size], np.float32).reshape(-1, 1)
       if len(tiles) == 1:
         result = self._tile_pair(a, b, 0, tiles[0], chunk, flow_cache)
-        outputs.extend(result[i] for i in range(len(chunk)))
+        outputs = [result[i] for i in range(len(chunk))]
       else:
         accs = [tiling.TileAccumulator(height, width) for _ in chunk]
         for index, tile in enumerate(tiles):
           result = self._tile_pair(a, b, index, tile, chunk, flow_cache)
           for acc, out in zip(accs, result):
             acc.add(tile, out)
-        outputs.extend(np.clip(acc.result(), 0.0, 1.0) for acc in accs)
+        outputs = [np.clip(acc.result(), 0.0, 1.0) for acc in accs]
       self.model_evaluations += len(chunk) * len(self._passes)
-    return outputs
+      yield from outputs
 
   # ---------------------------------------------------------------------------------------
   # Public API.
@@ -541,7 +567,9 @@ class Interpolator:
         `film.scene.GapClassifier`). For 'duplicate' and 'cut' gaps the model is skipped and
         `x0` is repeated (held until the next frame).
     Yields:
-      (N-1) * 2**k + 1 frames in time order; the inputs are yielded unchanged.
+      (N-1) * 2**k + 1 frames in time order; the inputs are yielded unchanged. In the direct
+      time mode the 2**k - 1 frames of a gap are made at times j / 2**k from the gap's pair
+      (one flow estimate per gap) instead of by recursive midpoints.
     """
     if times_to_interpolate < 0:
       raise ValueError(f'times_to_interpolate must be >= 0, got {times_to_interpolate}')
@@ -550,7 +578,10 @@ class Interpolator:
       current = Frame(np.asarray(image, np.float32))
       if previous is not None:
         policy = gap_policy(previous.image, current.image) if gap_policy else 'interpolate'
-        if policy == 'interpolate':
+        if policy == 'interpolate' and self.time_mode == 'direct':
+          times = [j / 2 ** times_to_interpolate for j in range(1, 2 ** times_to_interpolate)]
+          yield from self._iter_frames(previous, current, times)
+        elif policy == 'interpolate':
           yield from self._recurse(previous, current, times_to_interpolate)
         else:
           for _ in range(2 ** times_to_interpolate - 1):

@@ -4,6 +4,7 @@ import pytest
 import tensorflow as tf
 
 from film import interpolator as interp_lib
+from film import model_io
 from film import tiling
 from film.interpolator import Interpolator
 from film.model import FilmNet
@@ -247,3 +248,26 @@ def test_flow_scale_in_the_interpolator(model):
     Interpolator(model, flow_scale=0.3)
   with pytest.raises(ValueError, match='flow_scale must be'):
     Interpolator(model, flow_scale=0.25 ** 2)  # 2**-4: the tiny model has 3 levels
+
+
+def test_direct_mode_in_recursion_makes_each_gap_from_its_pair(model):
+  frames = _frames(3, seed=7)
+  interp = Interpolator(model, precision='float32', time_mode='direct')
+  out = list(interp.interpolate_recursively(frames, 2))
+  assert len(out) == 9 and out[0] is frames[0] and out[4] is frames[1] and out[8] is frames[2]
+  for gap in range(2):
+    for j, t in enumerate((0.25, 0.5, 0.75)):
+      want = model(frames[gap][None], frames[gap + 1][None], tf.constant([[t]]))['image'][0]
+      np.testing.assert_allclose(out[4 * gap + 1 + j], np.clip(want.numpy(), 0, 1), atol=1e-5)
+  assert interp.flow_estimations == 2  # one per gap
+
+
+def test_from_path_takes_the_models_recommended_time_mode(model, tmp_path):
+  plain = model_io.save_model(model, str(tmp_path / 'plain'))
+  timed = model_io.save_model(model, str(tmp_path / 'timed'), metadata={'time_mode': 'direct'})
+  assert interp_lib.recommended_time_mode(plain) == 'recursive'
+  assert Interpolator.from_path(plain).time_mode == 'recursive'
+  assert Interpolator.from_path(timed).time_mode == 'direct'
+  assert Interpolator.from_path(timed, time_mode='recursive').time_mode == 'recursive'
+  assert Interpolator.from_path(None).time_mode == 'direct'  # the default model's manifest
+  assert interp_lib.recommended_time_mode(str(tmp_path / 'no_model')) == 'recursive'
