@@ -4,13 +4,8 @@
 # Usage: bash scripts/setup_and_run.sh [OUTPUT.mp4]   (needs Python >= 3.10 with venv, and PyPI)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-PYTHON="${PYTHON:-$(command -v python3.11 || command -v python3)}"
-VENV="${FILM_VENV:-.venv}"
 OUTPUT="${1:-slowmo.mp4}"
-"$PYTHON" -m venv "$VENV"
-# shellcheck disable=SC1091
-. "$VENV/bin/activate"
-python -m pip install --quiet --upgrade pip
-python -m pip install --quiet -c constraints.txt -e '.[cpu]'
+# shellcheck source=scripts/make_venv.sh
+. scripts/make_venv.sh cpu
 film-interpolate --frame0 film/samples/one.jpg --frame1 film/samples/two.jpg \
   --times_to_interpolate 4 --output_video "$OUTPUT" --fps 30

@@ -5,13 +5,8 @@
 # Usage: bash scripts/setup_and_test.sh   (needs Python >= 3.10 with venv, and access to PyPI)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-PYTHON="${PYTHON:-$(command -v python3.11 || command -v python3)}"
-VENV="${FILM_VENV:-.venv}"
-"$PYTHON" -m venv "$VENV"
-# shellcheck disable=SC1091
-. "$VENV/bin/activate"
-python -m pip install --quiet --upgrade pip
-python -m pip install --quiet -c constraints.txt -e '.[cpu,test]'
+# shellcheck source=scripts/make_venv.sh
+. scripts/make_venv.sh cpu,test
 export FILM_WEIGHTS_DIR="${FILM_WEIGHTS_DIR:-$HOME/.cache/film/weights}"
 film-fetch-weights --output_dir "$FILM_WEIGHTS_DIR"
 python -m pytest -q tests
