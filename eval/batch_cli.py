@@ -5,9 +5,10 @@ r"""`film-interpolate-batch`: interpolate many frame folders, videos and image p
   # frame folders and pairs listed in a file (a line: FOLDER, VIDEO, or A.png<TAB>B.png)
   film-interpolate-batch --input_list items.txt --inputs 'shots/*/' --output_root out \
       --outputs both --video_format gif --fps 24 --model models/film_style
-  # the same on Dataflow (inputs, model and output root on a mount every worker sees)
-  film-interpolate-batch --inputs '/mnt/clips/*.mp4' --output_root /mnt/out --model /mnt/model \
-      -- --runner=DataflowRunner --project=P --region=R --temp_location=gs://B/tmp ...
+  # the same on Dataflow (inputs, model and output root as gs:// URLs or on a shared mount)
+  film-interpolate-batch --inputs 'gs://B/clips/*.mp4' --output_root gs://B/out \
+      --model gs://B/models/film_style -- --runner=DataflowRunner --project=P --region=R \
+      --temp_location=gs://B/tmp --setup_file ./setup.py
 
 Every processing flag of `film-interpolate` applies to each item (`--times_to_interpolate`,
 `--output_fps`, `--model`, `--max_memory_gb`, `--flip_ensemble`, ...); its single-input flags
@@ -70,7 +71,8 @@ def main(argv: list[str]) -> None:
     raise pipeline.InputError('no output given; pass --output_root DIR')
   # Cheap checks first, before Beam and TensorFlow are imported.
   options = single.processing_options(None, None)
-  single.check_model_flag()
+  if not (flags.FLAGS.model and batch.storage.is_url(flags.FLAGS.model)):
+    single.check_model_flag()  # (A model URL is checked by run_batch.)
   items = batch.find_items(_INPUTS.value or (), _INPUT_LIST.value or ())
   with batch.quiet_imports():
     from film.datasets import beam_pipeline

@@ -19,7 +19,8 @@ Output layout, mirroring the input names under `output_root`:
 
 An item is built in a hidden temporary sibling `.<name>.tmp-*` and renamed into place when
 complete, so `<output_root>/<name>/` exists only for finished items (a killed job leaves only
-hidden temporaries, removed when the item is redone). A rerun skips finished items (resume);
+hidden temporaries, removed when the item is redone); with a URL output root it is built on
+the worker's disk and uploaded with its result record last, the record being the marker. A rerun skips finished items (resume);
 `overwrite=True` redoes them. An item that fails (corrupt file, too few frames, ...) gets a
 one-line reason in the manifest and does not stop the others.
 
@@ -28,9 +29,9 @@ shared by the DoFn instances of that process. Without `--runner` the job runs in
 on Beam's local FnApiRunner (TensorFlow's own threads use every core for each item);
 `num_workers > 1` runs that many local worker processes, each with its share of the cores and
 of the memory cap. Other runners (Dataflow, Flink, Spark) get the pipeline args unchanged; the
-inputs, the model and `output_root` must then be paths every worker can read and write (a
-shared mount, e.g. NFS or GCS FUSE): items are read and written with ordinary file I/O and
-ffmpeg. Beam counters (namespace `film_batch`): `items_done`, `items_failed`, `frames_written`,
+inputs, the model and `output_root` must then be reachable from every worker: URLs of a Beam
+filesystem (gs://, s3://, ...; staged through local scratch space, see `film.batch_storage`)
+or paths on a filesystem every worker mounts at the same place. Beam counters (namespace `film_batch`): `items_done`, `items_failed`, `frames_written`,
 `model_loads`, and the distribution `item_milliseconds`.
 """
 from __future__ import annotations
@@ -54,6 +55,7 @@ from typing import Any, Iterator, Optional, Sequence
 from absl import logging
 
 from film import atomic, cli, image_io, pipeline, video_io
+from film import batch_storage as storage
 
 METRICS_NAMESPACE = 'film_batch'
 ITEM_RECORD = 'film_batch_item.json'
@@ -123,6 +125,9 @@ def _glob_base(pattern: str) -> str:
 
 
 def _relative_name(path: str, base: str) -> str:
+  if storage.is_url(path):
+    prefix = base.rstrip('/') + '/'
+    return path[len(prefix):] if path.startswith(prefix) else path.rstrip('/').rsplit('/', 1)[-1]
   rel = os.path.relpath(os.path.abspath(path), os.path.abspath(base or '.'))
   if rel.startswith('..') or os.path.isabs(rel) or rel == '.':
     rel = os.path.basename(os.path.normpath(path))
@@ -133,8 +138,17 @@ def _is_video(path: str) -> bool:
   return path.lower().endswith(video_io.VIDEO_EXTENSIONS)
 
 
-def _item_for_path(path: str, base: str) -> Optional[Item]:
-  """A folder or video item for `path`, or None (with a warning) for other files."""
+def _item_for_path(path: str, base: str, folders: bool = True) -> Optional[Item]:
+  """A folder or video item for `path`, or None (with a warning) for other files. URLs are
+  videos by extension, else folders (`folders=False`: skipped, e.g. files a URL glob matched)."""
+  if storage.is_url(path):
+    if _is_video(path):
+      return Item(os.path.splitext(_relative_name(path, base))[0], 'video', (path,))
+    if folders:
+      return Item(_relative_name(path, base), 'folder', (path.rstrip('/'),))
+    logging.warning('Skipping %s: not a video (frame folders at URLs: list them in --input_list)',
+                    path)
+    return None
   path = os.path.abspath(path)  # Workers may run elsewhere (another current folder).
   if _is_video(path) and not os.path.isdir(path):
     return Item(os.path.splitext(_relative_name(path, base))[0], 'video', (path,))
@@ -161,17 +175,17 @@ def _list_file_items(list_file: str) -> list[Item]:
         continue
       if '\t' in line:
         fields = [p.strip() for p in line.split('\t') if p.strip()]
-      elif os.path.exists(os.path.join(base, line)):
+      elif storage.is_url(line) or os.path.exists(os.path.join(base, line)):
         fields = [line]
       else:
         fields = line.split()
-      paths = [os.path.abspath(os.path.join(base, p)) for p in fields]
+      paths = [p if storage.is_url(p) else os.path.abspath(os.path.join(base, p)) for p in fields]
       if len(paths) == 1:
         item = _item_for_path(paths[0], base)
         if item:
           items.append(item)
         continue
-      stems = [os.path.splitext(os.path.basename(p))[0] for p in paths]
+      stems = [os.path.splitext(p.rsplit('/', 1)[-1])[0] for p in paths]
       folder = os.path.dirname(_relative_name(paths[0], base))
       name = '/'.join(filter(None, [folder, f'{stems[0]}-{stems[-1]}']))
       items.append(Item(name, 'pair', tuple(paths)))
@@ -188,14 +202,17 @@ def find_items(patterns: Sequence[str] = (), list_files: Sequence[str] = ()) -> 
   """
   items: list[Item] = []
   for pattern in patterns:
-    matches = sorted(glob.glob(pattern, recursive=True),
-                     key=lambda p: [image_io.natural_key(part) for part in p.split('/')])
+    found = storage.match(pattern) if storage.is_url(pattern) else glob.glob(pattern,
+                                                                              recursive=True)
+    matches = sorted(found, key=lambda p: [image_io.natural_key(part) for part in p.split('/')])
     if not matches:
       raise pipeline.InputError(f'--inputs {pattern} matches nothing; check the pattern (quote it '
                                 'so that the shell does not expand it)')
     base = _glob_base(pattern)
-    matches = [m for m in matches if os.path.abspath(m) != os.path.abspath(base or '.')]  # '**'
-    items.extend(i for i in (_item_for_path(m.rstrip('/'), base) for m in matches) if i)
+    if not storage.is_url(pattern):  # '**' also matches the folder itself
+      matches = [m for m in matches if os.path.abspath(m) != os.path.abspath(base or '.')]
+    items.extend(i for i in (_item_for_path(m.rstrip('/'), base, folders=not storage.is_url(m))
+                             for m in matches) if i)
   for list_file in list_files:
     items.extend(_list_file_items(list_file))
   unique, by_name = [], {}
@@ -221,12 +238,12 @@ def find_items(patterns: Sequence[str] = (), list_files: Sequence[str] = ()) -> 
 # ------------------------------------------------------------------------------ one item
 
 def item_dir(output_root: str, item: Item) -> str:
-  return os.path.join(output_root, *item.name.split('/'))
+  return storage.join(output_root, *item.name.split('/'))
 
 
 def is_finished(output_root: str, item: Item) -> bool:
   """True if the item's folder holds its result record (published only when complete)."""
-  return os.path.isfile(os.path.join(item_dir(output_root, item), ITEM_RECORD))
+  return storage.exists(storage.join(item_dir(output_root, item), ITEM_RECORD))
 
 
 def item_options(job: BatchJob, item: Item, folder: str) -> pipeline.Options:
@@ -252,40 +269,25 @@ def one_line_reason(error: BaseException) -> str:
 
 
 def write_json(path: str, record: dict[str, Any]) -> None:
-  """Writes `record` to `path` atomically (temp file in the same folder, then rename)."""
-  fd, tmp = tempfile.mkstemp(prefix='.tmp-', suffix='.json', dir=os.path.dirname(path))
-  try:
-    with os.fdopen(fd, 'w') as f:
-      json.dump(record, f, indent=1, default=str)  # default: exact frame rates (Fraction)
-    atomic.replace(tmp, path)
-  except BaseException:
-    if os.path.exists(tmp):
-      os.remove(tmp)
-    raise
+  """Writes `record` to `path` (local: atomically; URL: one object)."""
+  storage.write_bytes(path, json.dumps(record, indent=1, default=str).encode())  # Fraction fps
 
 
-def process_item(job: BatchJob, item: Item, interpolator, overwrite: bool = False
-                 ) -> dict[str, Any]:
-  """Interpolates `item` into `<output_root>/<name>/` atomically; returns its manifest row.
-
-  Failures of the item are caught and returned as a 'failed' row with a one-line reason; no
-  output is left for a failed item (only its hidden temporary, which is removed).
-  """
-  started = time.time()
-  final = item_dir(job.output_root, item)
+def _build_item(job: BatchJob, item: Item, inputs: list[str], output_root: str, interpolator,
+                overwrite: bool, row: dict[str, Any], started: float) -> None:
+  """Interpolates `inputs` into the local `<output_root>/<name>/`, atomically (temporary
+  sibling, renamed when complete, result record inside); fills `row`."""
+  final = item_dir(output_root, item)
   parent, base = os.path.split(final)
-  row = {'item': item.name, 'status': FAILED, 'frames': 0, 'seconds': 0.0, 'reason': None,
-         'kind': item.kind, 'inputs': list(item.inputs), 'outputs': []}
-  tmp = None
+  if os.path.exists(final) and not overwrite:
+    raise pipeline.InputError(f'output {final} exists but is not a finished batch item; remove '
+                              'it or pass --overwrite')
+  os.makedirs(parent, exist_ok=True)
+  for stale in glob.glob(os.path.join(glob.escape(parent), f'.{glob.escape(base)}.tmp-*')):
+    shutil.rmtree(stale, ignore_errors=True)  # Left by a killed run.
+  tmp = tempfile.mkdtemp(prefix=f'.{base}.tmp-', dir=parent)
   try:
-    if os.path.exists(final) and not overwrite:
-      raise pipeline.InputError(f'output {final} exists but is not a finished batch item; remove '
-                                'it or pass --overwrite')
-    os.makedirs(parent, exist_ok=True)
-    for stale in glob.glob(os.path.join(glob.escape(parent), f'.{glob.escape(base)}.tmp-*')):
-      shutil.rmtree(stale, ignore_errors=True)  # Left by a killed run.
-    tmp = tempfile.mkdtemp(prefix=f'.{base}.tmp-', dir=parent)
-    source = pipeline.resolve_inputs(list(item.inputs))
+    source = pipeline.resolve_inputs(inputs)
     options = item_options(job, item, tmp)
     pipeline.validate_options(source, options)
     interpolator.tiles(source.height, source.width)  # Raises if no tile fits the memory cap.
@@ -295,16 +297,48 @@ def process_item(job: BatchJob, item: Item, interpolator, overwrite: bool = Fals
     row['seconds'] = round(time.time() - started, 3)
     write_json(os.path.join(tmp, ITEM_RECORD), {
         **row, 'fps': summary.get('fps'), 'gaps': summary.get('gaps'),
-        'worker': _this_process(),
-        'finished': time.strftime('%Y-%m-%dT%H:%M:%S%z')})
+        'worker': _this_process(), 'finished': time.strftime('%Y-%m-%dT%H:%M:%S%z')})
     atomic.replace(tmp, final)
-    tmp = None
+  except BaseException:
+    shutil.rmtree(tmp, ignore_errors=True)
+    raise
+
+
+def process_item(job: BatchJob, item: Item, interpolator, overwrite: bool = False
+                 ) -> dict[str, Any]:
+  """Interpolates `item` into `<output_root>/<name>/`; returns its manifest row.
+
+  Local output root: built in a temporary sibling and renamed into place. URL output root (or
+  URL inputs): inputs are copied to a local scratch folder, the item is built there, then
+  uploaded with its result record last (`film.batch_storage`). Failures of the item are caught
+  and returned as a 'failed' row with a one-line reason; a failed item leaves no output.
+  """
+  started = time.time()
+  row = {'item': item.name, 'status': FAILED, 'frames': 0, 'seconds': 0.0, 'reason': None,
+         'kind': item.kind, 'inputs': list(item.inputs), 'outputs': []}
+  remote_root = storage.is_url(job.output_root)
+  staged: dict[str, str] = {}  # local copy -> URL, to name the URL in failure reasons
+  try:
+    with contextlib.ExitStack() as stack:
+      inputs, root = list(item.inputs), job.output_root
+      if remote_root or any(storage.is_url(p) for p in inputs):
+        scratch = stack.enter_context(tempfile.TemporaryDirectory(prefix='film-batch-'))
+        inputs = storage.stage_inputs(item.kind, item.inputs, os.path.join(scratch, 'in'))
+        staged = {a: b for a, b in zip(inputs, item.inputs) if a != b}
+        if remote_root:
+          root = os.path.join(scratch, 'out')
+          record = storage.join(item_dir(job.output_root, item), ITEM_RECORD)
+          if overwrite and storage.exists(record):
+            storage.remove_tree(item_dir(job.output_root, item))  # Never a half overwrite.
+      _build_item(job, item, inputs, root, interpolator, overwrite, row, started)
+      if remote_root:
+        storage.upload_tree(item_dir(root, item), item_dir(job.output_root, item), ITEM_RECORD)
   except Exception as e:  # pylint: disable=broad-except  (isolate the item's failure)
-    row.update(status=FAILED, frames=0, outputs=[], reason=one_line_reason(e))
+    reason = one_line_reason(e)
+    for local, url in staged.items():
+      reason = reason.replace(local, url)
+    row.update(status=FAILED, frames=0, outputs=[], reason=reason)
     logging.warning('Item %s failed: %s', item.name, row['reason'])
-  finally:
-    if tmp is not None:
-      shutil.rmtree(tmp, ignore_errors=True)
   row['seconds'] = round(time.time() - started, 3)
   return row
 
@@ -341,8 +375,11 @@ def shared_interpolator(job: BatchJob) -> tuple[Any, threading.Lock]:
           except RuntimeError:  # TensorFlow already initialised in this process.
             pass
         from film.interpolator import Interpolator
+        model = job.model
+        if model and storage.is_url(model):
+          model = storage.stage_model(model)
         try:
-          interpolator = Interpolator.from_path(job.model, **job.interpolator_kwargs)
+          interpolator = Interpolator.from_path(model, **job.interpolator_kwargs)
         except ValueError as e:
           if isinstance(e, cli.UserError):
             raise
@@ -375,6 +412,11 @@ def release_models() -> None:
 def _check_model(model: Optional[str]) -> None:
   from film import defaults  # pylint: disable=g-import-not-at-top
   path = model or defaults.DEFAULT_MODEL_DIR
+  if storage.is_url(path):
+    if not storage.exists(storage.join(path, defaults.MODEL_MANIFEST)):
+      raise pipeline.InputError(f'model {path} has no {defaults.MODEL_MANIFEST}; from a URL only '
+                                'film model folders (film-convert output) can be read')
+    return
   if not os.path.exists(path):
     raise pipeline.InputError(f'model {path} does not exist; pass --model with a film model '
                               'directory or a FILM SavedModel')
@@ -395,14 +437,14 @@ def quiet_imports() -> Iterator[None]:
 
 def _read_rows(run_dir: str, rows: dict[int, dict[str, Any]]) -> dict[int, dict[str, Any]]:
   """Adds the rows written by workers to `run_dir` since the last call to `rows`; returns it."""
-  for name in os.listdir(run_dir):
-    if name.endswith('.json') and not name.startswith('.') and name[:-5].isdigit() and int(
-        name[:-5]) not in rows:
+  names = ([p.rsplit('/', 1)[-1] for p in storage.match(storage.join(run_dir, '*.json'))]
+           if storage.is_url(run_dir) else os.listdir(run_dir))
+  for name in names:
+    if name.endswith('.json') and name[:-5].isdigit() and int(name[:-5]) not in rows:
       try:
-        with open(os.path.join(run_dir, name)) as f:
-          rows[int(name[:-5])] = json.load(f)
+        rows[int(name[:-5])] = json.loads(storage.read_bytes(storage.join(run_dir, name)))
       except (OSError, ValueError):
-        continue  # Vanished or foreign (rows are published by rename, never half-written).
+        continue  # Vanished or foreign (rows are published whole, never half-written).
   return rows
 
 
@@ -454,23 +496,19 @@ def write_manifest(rows: Sequence[dict[str, Any]], path: str) -> None:
     text = buffer.getvalue()
   else:
     text = ''.join(json.dumps({k: row.get(k) for k in MANIFEST_FIELDS}) + '\n' for row in rows)
-  folder = os.path.dirname(os.path.abspath(path))
-  os.makedirs(folder, exist_ok=True)
-  fd, tmp = tempfile.mkstemp(prefix='.tmp-', dir=folder)
-  with os.fdopen(fd, 'w', newline='') as f:
-    f.write(text)
-  atomic.replace(tmp, path)
+  storage.write_bytes(path, text.encode())
 
 
 def _skipped_row(output_root: str, item: Item) -> dict[str, Any]:
-  with open(os.path.join(item_dir(output_root, item), ITEM_RECORD)) as f:
-    record = json.load(f)
+  record = json.loads(storage.read_bytes(storage.join(item_dir(output_root, item), ITEM_RECORD)))
   return {'item': item.name, 'status': SKIPPED, 'frames': record.get('frames', 0), 'seconds': 0.0,
           'reason': 'finished in an earlier run', 'kind': item.kind, 'inputs': list(item.inputs),
           'outputs': record.get('outputs', [])}
 
 
 def _inside(path: str, folder: str) -> bool:
+  if storage.is_url(path) or storage.is_url(folder):
+    return path.rstrip('/') == folder.rstrip('/') or path.startswith(folder.rstrip('/') + '/')
   path, folder = os.path.realpath(path), os.path.realpath(folder)
   return path == folder or path.startswith(folder.rstrip(os.sep) + os.sep)
 
@@ -536,10 +574,6 @@ def run_batch(items: Sequence[Item], output_root: str, *, model: Optional[str] =
   if video_format not in VIDEO_FORMATS:
     raise pipeline.InputError(f'--video_format must be one of {", ".join(VIDEO_FORMATS)} '
                               f'(got {video_format!r})')
-  if '://' in output_root:
-    raise pipeline.InputError(f'--output_root {output_root}: pass a filesystem path that every '
-                              'worker can write (a shared mount such as NFS or GCS FUSE on '
-                              'Dataflow/Flink/Spark), not a URL')
   if num_workers < 1:
     raise pipeline.InputError(f'--num_workers must be >= 1 (got {num_workers})')
   if not items:
@@ -560,7 +594,8 @@ def run_batch(items: Sequence[Item], output_root: str, *, model: Optional[str] =
     from film.datasets import beam_pipeline  # pylint: disable=g-import-not-at-top
 
   started = time.time()
-  output_root = os.path.abspath(output_root)
+  remote = storage.is_url(output_root)
+  output_root = output_root.rstrip('/') if remote else os.path.abspath(output_root)
   inside = [i for i in items if any(_inside(p, output_root) for p in i.inputs)]
   if inside:  # E.g. a glob that also matches the outputs of an earlier run.
     logging.warning('Ignoring %d item(s) inside --output_root (%s)', len(inside),
@@ -569,8 +604,9 @@ def run_batch(items: Sequence[Item], output_root: str, *, model: Optional[str] =
     if not items:
       raise pipeline.InputError(f'every item is inside --output_root {output_root}; choose '
                                 'another output root')
-  os.makedirs(output_root, exist_ok=True)
-  manifest_path = manifest_path or os.path.join(output_root, MANIFEST_NAME)
+  if not remote:
+    os.makedirs(output_root, exist_ok=True)
+  manifest_path = manifest_path or storage.join(output_root, MANIFEST_NAME)
   kwargs = dict(interpolator_kwargs or {})
   args = list(pipeline_args)
   threads = None
@@ -592,10 +628,14 @@ def run_batch(items: Sequence[Item], output_root: str, *, model: Optional[str] =
   logging.info('%d items: %d to do, %d finished earlier', len(items), len(todo), len(rows))
   counters: dict[str, int] = {}
   job_error = None
-  _remove_stale_run_dirs(output_root)
-  run_dir = tempfile.mkdtemp(prefix=RUN_DIR_PREFIX + uuid.uuid4().hex[:6] + '-', dir=output_root)
-  with open(os.path.join(run_dir, RUN_DRIVER), 'w') as f:
-    f.write(_this_process())
+  if remote:  # Rows are objects under this prefix (object stores need no folders).
+    run_dir = storage.join(output_root, RUN_DIR_PREFIX + uuid.uuid4().hex[:12])
+  else:
+    _remove_stale_run_dirs(output_root)
+    run_dir = tempfile.mkdtemp(prefix=RUN_DIR_PREFIX + uuid.uuid4().hex[:6] + '-',
+                               dir=output_root)
+    with open(os.path.join(run_dir, RUN_DRIVER), 'w') as f:
+      f.write(_this_process())
   try:
     if todo:
       job = BatchJob(model, kwargs, options, outputs, video_format, output_root, run_dir, threads)
@@ -633,7 +673,7 @@ def run_batch(items: Sequence[Item], output_root: str, *, model: Optional[str] =
             'reason': f'not processed: the job stopped ({job_error})', 'kind': item.kind,
             'inputs': list(item.inputs), 'outputs': []}
   finally:
-    shutil.rmtree(run_dir, ignore_errors=True)
+    storage.remove_tree(run_dir)
   ordered = [rows[i] for i in range(len(items))]
   write_manifest(ordered, manifest_path)
   counts = {s: sum(r['status'] == s for r in ordered) for s in (DONE, SKIPPED, FAILED)}

@@ -3,7 +3,6 @@
 Kept apart so that `film.batch` (item discovery, resume checks, the manifest) imports without
 Apache Beam; `film.batch.run_batch` imports this module when it builds the pipeline.
 """
-import os
 import apache_beam as beam
 from apache_beam.metrics.metric import Metrics
 
@@ -39,5 +38,5 @@ class InterpolateItemFn(beam.DoFn):
     self._counters['items_done' if row['status'] == batch.DONE else 'items_failed'].inc()
     self._counters['frames_written'].inc(row['frames'])
     self._millis.update(int(row['seconds'] * 1000))
-    batch.write_json(os.path.join(self._job.run_dir, f'{index:08d}.json'), row)
+    batch.write_json(batch.storage.join(self._job.run_dir, f'{index:08d}.json'), row)
     yield row

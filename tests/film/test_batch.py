@@ -13,9 +13,71 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from apache_beam.io.filesystem import FileMetadata
+from apache_beam.io.localfilesystem import LocalFileSystem
+
 from film import batch, model_io, pipeline, video_io
 
 H, W = 48, 64
+
+
+class FakeRemoteFileSystem(LocalFileSystem):
+  """A Beam filesystem for URLs `fakefs://` + absolute local path, backed by local files and
+  listing like an object store (prefixes, no folders): stands in for gs:// in the tests."""
+  PREFIX = 'fakefs://'
+
+  @classmethod
+  def scheme(cls):
+    return 'fakefs'
+
+  def _local(self, path):
+    return path[len(self.PREFIX):] if path.startswith(self.PREFIX) else path
+
+  def _url(self, path):
+    return self.PREFIX + path
+
+  def join(self, basepath, *paths):
+    return '/'.join([basepath.rstrip('/'), *(p.strip('/') for p in paths)])
+
+  def split(self, path):
+    head, tail = path.rstrip('/').rsplit('/', 1)
+    return head, tail
+
+  def has_dirs(self):
+    return False
+
+  def mkdirs(self, path):
+    os.makedirs(self._local(path), exist_ok=True)
+
+  def _list(self, prefix):
+    local = self._local(prefix)
+    folder = local if local.endswith('/') else os.path.dirname(local)
+    for root, _, names in os.walk(folder):
+      for name in names:
+        path = os.path.join(root, name)
+        if path.startswith(local):
+          yield FileMetadata(self._url(path), os.path.getsize(path), os.path.getmtime(path))
+
+  def create(self, path, *args, **kwargs):
+    return super().create(self._local(path), *args, **kwargs)
+
+  def open(self, path, *args, **kwargs):
+    return super().open(self._local(path), *args, **kwargs)
+
+  def exists(self, path):
+    return super().exists(self._local(path))
+
+  def metadata(self, path):
+    meta = super().metadata(self._local(path))
+    return FileMetadata(path, meta.size_in_bytes, meta.last_updated_in_seconds)
+
+  def delete(self, paths):
+    super().delete([self._local(p) for p in paths])
+    for path in paths:  # An object store has no empty folders.
+      try:
+        os.removedirs(os.path.dirname(self._local(path)))
+      except OSError:
+        pass
 
 
 def _image(shift: int, seed: int) -> np.ndarray:
@@ -187,8 +249,6 @@ def test_bad_arguments(inputs, tiny_model_dir, tmp_path):
   items = _find(inputs)
   with pytest.raises(pipeline.InputError, match='--outputs'):
     batch.run_batch(items, str(tmp_path), model=tiny_model_dir, outputs='nope')
-  with pytest.raises(pipeline.InputError, match='not a URL'):
-    batch.run_batch(items, 'gs://bucket/out', model=tiny_model_dir)
   with pytest.raises(pipeline.InputError, match='pass --input_fps'):
     batch.run_batch(items, str(tmp_path), model=tiny_model_dir,
                     options=pipeline.Options(times_to_interpolate=None, output_fps=30))
@@ -199,3 +259,28 @@ def test_bad_arguments(inputs, tiny_model_dir, tmp_path):
   assert not os.path.exists(tmp_path / 'out' / batch.MANIFEST_NAME) and not _leftovers(tmp_path)
   with pytest.raises(pipeline.InputError, match='does not exist'):
     batch.run_batch(items, str(tmp_path), model=str(tmp_path / 'no_model'))
+
+
+def test_urls_inputs_model_and_output_root(inputs, tiny_model_dir, tmp_path):
+  """Inputs, model and output root as URLs of a Beam filesystem: staged, built, uploaded."""
+  url = FakeRemoteFileSystem.PREFIX
+  pairs = tmp_path / 'remote_items.txt'  # A local list file naming URL items.
+  pairs.write_text(f'{url}{inputs}/shots/s1\n{url}{inputs}/pairs/a0.png\t{url}{inputs}/pairs/a1.png\n')
+  items = batch.find_items([f'{url}{inputs}/clips/*'], [str(pairs)])
+  assert [(i.name, i.kind) for i in items] == [
+      ('broken', 'video'), ('v1', 'video'), ('s1', 'folder'), ('a0-a1', 'pair')]
+  out = tmp_path / 'out'
+  summary, loads = _run(items, url + str(out), url + tiny_model_dir)
+  assert loads == 1
+  assert [(r['item'], r['status'], r['frames']) for r in summary['rows']] == [
+      ('broken', 'failed', 0), ('v1', 'done', 20), ('s1', 'done', 5), ('a0-a1', 'done', 3)]
+  info = video_io.probe_video(str(out / 'v1' / 'v1.mp4'))
+  assert (info.num_frames, info.has_audio) == (20, True)
+  assert len(os.listdir(out / 's1' / 'frames')) == 5
+  np.testing.assert_array_equal(_read_png(out / 'a0-a1' / 'frames' / 'frame_000000.png'),
+                                _read_png(inputs / 'pairs' / 'a0.png'))
+  assert _manifest(out) == summary['rows'] and not _leftovers(out)
+  assert not os.path.exists(out / 'broken')
+  assert summary['rows'][0]['reason'].startswith(f'{url}{inputs}/clips/broken.mp4: not a readable')
+  summary, _ = _run(items, url + str(out), url + tiny_model_dir)
+  assert [r['status'] for r in summary['rows']] == ['failed', 'skipped', 'skipped', 'skipped']
