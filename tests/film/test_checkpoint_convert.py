@@ -101,8 +101,16 @@ def test_convert_cli(film_small_fixture, tmp_path):
   again = _run_cli(f'--film_saved_model={src}', f'--output={out}', '--pyramid_levels=5')
   assert again.returncode != 0 and 'already exists' in again.stderr.strip().splitlines()[-1]
   assert (out / 'weights.npz').stat().st_mtime_ns == before
+  # A missing input and a folder without a checkpoint: one line, exit 2, nothing written.
   missing = _run_cli(f'--film_saved_model={tmp_path / "nope"}', f'--output={tmp_path / "x"}')
-  assert missing.returncode != 0 and 'No FILM checkpoint found' in missing.stderr
+  assert missing.returncode == 2
+  assert missing.stderr.strip().splitlines() == [
+      f'film-convert: error: {tmp_path / "nope"} does not exist; '
+      'pass a FILM SavedModel or checkpoint']
+  (tmp_path / 'empty').mkdir()
+  empty = _run_cli(f'--film_saved_model={tmp_path / "empty"}', f'--output={tmp_path / "x"}')
+  assert empty.returncode == 2 and len(empty.stderr.strip().splitlines()) == 1
+  assert 'No FILM checkpoint found' in empty.stderr
   assert not (tmp_path / 'x').exists()
 
 
