@@ -4,7 +4,9 @@ Baseline: "one full float32 forward per new frame, no reuse" = `Interpolator(pre
 reuse_features=False, batch_directions=False)` (both frames extracted and both flow directions
 estimated separately for every new frame, like the reference FILM's own loop). Variants:
 
-  default         Interpolator() as shipped: precision auto, pyramid reuse, batched directions
+  default         as shipped: precision auto, pyramid reuse, batched directions, the model's
+                  recommended time mode (`from_path`: direct for the default model)
+  default_recursive  default with recursive midpoints
   float32_reuse   precision float32 with reuse (what a CPU without native bf16 gets by default)
   bf16_noreuse    bfloat16, no pyramid reuse, unbatched directions (precision alone)
   default_unbatched  default but the two flow directions run one after the other
@@ -57,7 +59,8 @@ SIZES = {'720p': ((720, 1280), 3), '4k': ((2160, 3840), 1), '360p': ((360, 640),
 BASELINE = dict(precision='float32', reuse_features=False, batch_directions=False)
 VARIANTS = {
     'baseline': BASELINE,
-    'default': {},
+    'default': {},  # + the model's recommended time mode (direct for the default model)
+    'default_recursive': dict(time_mode='recursive'),
     'float32_reuse': dict(precision='float32'),
     'bf16_noreuse': dict(precision='bfloat16', reuse_features=False, batch_directions=False),
     'default_unbatched': dict(batch_directions=False),
@@ -88,24 +91,31 @@ def _make_model(name: str):
   return model_io.load_model(DEFAULT_MODEL_DIR)
 
 
+def _settings(model_name: str, variant: str) -> dict:
+  """Interpolator arguments of `variant` for `model_name`: the variants without a time mode
+  get the model's recommended one, as `Interpolator.from_path` (the CLI) does."""
+  from film.interpolator import DEFAULT_MODEL_DIR, recommended_time_mode
+  settings = dict(VARIANTS[variant])
+  if model_name == 'default':
+    settings.setdefault('time_mode', recommended_time_mode(DEFAULT_MODEL_DIR))
+  return settings
+
+
 def _run_variant(model, settings: dict, frames: list, k: int, max_memory_gb: float) -> dict:
   """Seconds per new frame of one 8x (k=3) / 2x (k=1) interpolation of `frames` (a pair)."""
   import numpy as np
   from film.interpolator import Interpolator
   interp = Interpolator(model, max_memory_gb=max_memory_gb, **settings)
   start = time.perf_counter()
-  if interp.time_mode == 'direct':
-    times = [j / 2 ** k for j in range(1, 2 ** k)]
-    outputs = interp.interpolate_at(frames[0], frames[1], times)
-  else:
-    outputs = list(interp.interpolate_recursively(frames, k))[1:-1]
+  outputs = list(interp.interpolate_recursively(frames, k))[1:-1]  # time_mode decides how
   seconds = time.perf_counter() - start
   assert len(outputs) == 2 ** k - 1 and all(np.isfinite(o).all() for o in outputs)
   return {'seconds_per_new_frame': seconds / (2 ** k - 1), 'seconds': seconds,
           'parts': {key: round(v, 2) for key, v in interp.seconds.items()},
           'flow_estimations': interp.flow_estimations,
           'extractions': interp.cache_stats['misses'],
-          'tiles': len(interp.tiles(*frames[0].shape[:2])), 'precision': interp.precision}
+          'tiles': len(interp.tiles(*frames[0].shape[:2])), 'precision': interp.precision,
+          'time_mode': interp.time_mode}
 
 
 def _warm_up(model, settings: dict, frames: list, max_memory_gb: float) -> float:
@@ -115,10 +125,7 @@ def _warm_up(model, settings: dict, frames: list, max_memory_gb: float) -> float
   tile = interp.tiles(*frames[0].shape[:2])[0]
   crops = [f[tile.slices] for f in frames]
   start = time.perf_counter()
-  if interp.time_mode == 'direct':
-    interp.interpolate_at(crops[0], crops[1], [0.25, 0.5])
-  else:
-    list(interp.interpolate_recursively(crops, 1))
+  list(interp.interpolate_recursively(crops, 2))
   return time.perf_counter() - start
 
 
@@ -131,14 +138,14 @@ def worker(model_name: str, size: str, variants: list[str], repeats: int,
   model = _make_model(model_name)
   frames = _load_pair(height, width)
   names = ['baseline'] + variants
-  warm = {name: round(_warm_up(model, VARIANTS[name], frames, max_memory_gb), 2)
+  warm = {name: round(_warm_up(model, _settings(model_name, name), frames, max_memory_gb), 2)
           for name in names}
   rounds = []
   for r in range(repeats):
     order = names[r % len(names):] + names[:r % len(names)]
     row = {}
     for name in order:
-      row[name] = _run_variant(model, VARIANTS[name], frames, k, max_memory_gb)
+      row[name] = _run_variant(model, _settings(model_name, name), frames, k, max_memory_gb)
       row[name]['load_1min'] = os.getloadavg()[0]
       logging.info('%s %s round %d %s: %.2f s/new frame', model_name, size, r, name,
                    row[name]['seconds_per_new_frame'])
