@@ -221,16 +221,18 @@ def find_items(patterns: Sequence[str] = (), list_files: Sequence[str] = ()) -> 
     if previous is None:
       by_name[item.name] = item
       unique.append(item)
-    elif [os.path.abspath(p) for p in previous.inputs] != [os.path.abspath(p) for p in item.inputs]:
+    elif previous.inputs != item.inputs:  # (Local inputs are absolute already.)
       raise pipeline.InputError(f'{", ".join(previous.inputs)} and {", ".join(item.inputs)} would '
                                 f'both write {item.name}; rename one of them')
   if not unique:
     raise pipeline.InputError('no items found; pass --inputs GLOB (frame folders or videos) and/or '
                               '--input_list FILE')
-  names = sorted(by_name)
-  for outer, inner in zip(names, names[1:]):
-    if inner.startswith(outer + '/'):
-      raise pipeline.InputError(f'items {outer} and {inner} would write one inside the other; '
+  for name in by_name:
+    parts = name.split('/')
+    outer = next((o for o in ('/'.join(parts[:k]) for k in range(1, len(parts))) if o in by_name),
+                 None)
+    if outer is not None:
+      raise pipeline.InputError(f'items {outer} and {name} would write one inside the other; '
                                 'glob one level of folders, or list the items in --input_list')
   return unique
 
