@@ -125,7 +125,7 @@ def _warm_up(model, settings: dict, frames: list, max_memory_gb: float) -> float
   tile = interp.tiles(*frames[0].shape[:2])[0]
   crops = [f[tile.slices] for f in frames]
   start = time.perf_counter()
-  list(interp.interpolate_recursively(crops, 2))
+  list(interp.interpolate_recursively(crops, 1))
   return time.perf_counter() - start
 
 
