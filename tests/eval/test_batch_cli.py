@@ -65,7 +65,8 @@ def test_bad_flags_one_line_exit_2(args, message, tmp_path):
 def test_sigkill_mid_batch_then_rerun_finishes_only_the_missing(folders, tiny_model_dir, tmp_path):
   out = tmp_path / 'out'
   args = ['--inputs', str(folders / '*'), '--output_root', str(out), '--model', tiny_model_dir,
-          '--times_to_interpolate', '4', '--duplicate_threshold', '0', '--quiet']
+          '--times_to_interpolate', '4', '--duplicate_threshold', '0', '--max_memory_gb', '2',
+          '--quiet']
   proc = subprocess.Popen(_command(*args), stdout=subprocess.DEVNULL,
                           stderr=subprocess.DEVNULL, start_new_session=True)
   deadline = time.time() + 240

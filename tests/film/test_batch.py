@@ -145,11 +145,13 @@ def test_find_items(inputs):
     batch.find_items([str(inputs / 'clips' / 'v1.mp4'), str(inputs / 'dup' / 'v1')])
 
 
-def _run(items, root, tiny_model_dir, **kwargs):
+def _run(items, root, model, **kwargs):
   batch.release_models()
   loads = batch.model_loads
-  summary = batch.run_batch(items, str(root), model=tiny_model_dir,
-                            interpolator_kwargs={'precision': 'float32'},  # as the reference
+  # An explicit memory cap: the default (a share of the free memory) depends on the machine.
+  summary = batch.run_batch(items, str(root), model=model,
+                            interpolator_kwargs={'precision': 'float32',  # as the reference
+                                                 'max_memory_gb': 2.0},
                             options=pipeline.Options(times_to_interpolate=1,
                                                      duplicate_threshold=0),
                             progress=False, **kwargs)
