@@ -36,12 +36,13 @@ from film.eval import interpolator_cli as single  # noqa: E402  (defines the sha
 
 _INPUTS = flags.DEFINE_multi_string(
     'inputs', None, 'Glob pattern (repeatable; quote it): each match is a frame folder or a '
-    'video; outputs are named by the path below the pattern\'s wildcard-free folders.')
+    'video (a URL glob, e.g. gs://B/clips/*.mp4, matches videos); outputs are named by the path '
+    'below the pattern\'s wildcard-free folders.')
 _INPUT_LIST = flags.DEFINE_multi_string(
     'input_list', None, 'Text file (repeatable), one item a line: a frame folder, a video, or '
     'image files separated by tabs (a pair); paths relative to the file; # comments.')
-_OUTPUT_ROOT = flags.DEFINE_string('output_root', None, 'Folder for the items\' outputs '
-                                   '(mirroring the input names) and the manifest.')
+_OUTPUT_ROOT = flags.DEFINE_string('output_root', None, 'Folder or URL (gs://...) for the '
+                                   'items\' outputs (mirroring the input names) and the manifest.')
 _OUTPUTS = flags.DEFINE_enum(
     'outputs', 'auto', batch.OUTPUTS, 'What each item writes: auto = a video for video items, '
     'PNG frames for folders and pairs; frames; video; both.')
