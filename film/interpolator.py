@@ -303,15 +303,20 @@ class Interpolator:
                             else default_overlap(self.config))
     weights_bytes = sum(v.shape.num_elements() * 4 for v in model.trainable_variables)
     if max_memory_gb is None:
-      budget = 0.75 * available_memory_bytes()
+      available = available_memory_bytes()
+      budget = 0.75 * available
+      cap = (f'the default memory cap (75% of the {available / 2**30:.2f} GB available) is below '
+             f'the model and runtime overhead')
+      fix = 'free memory or pass max_memory_gb'
     else:
       if max_memory_gb <= 0:
         raise ValueError(f'max_memory_gb must be > 0, got {max_memory_gb}')
       budget = max_memory_gb * 2**30
+      cap = f'max_memory_gb={max_memory_gb} is below the model and runtime overhead'
+      fix = 'raise it'
     budget -= weights_bytes + RUNTIME_OVERHEAD_BYTES
     if budget <= 0:
-      raise ValueError(f'max_memory_gb={max_memory_gb} is below the model and runtime overhead '
-                       f'({(weights_bytes + RUNTIME_OVERHEAD_BYTES) / 2**30:.2f} GB)')
+      raise ValueError(f'{cap} ({(weights_bytes + RUNTIME_OVERHEAD_BYTES) / 2**30:.2f} GB); {fix}')
     self.memory_budget_bytes = budget
     # 50% of the budget for the pairwise working set (one tile at a time), 25% for the feature
     # cache, 25% headroom: a 4K run capped at 12 GB with a 60/40 split peaked at 14.25 GB RSS,

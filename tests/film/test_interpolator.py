@@ -140,6 +140,20 @@ def test_memory_cap_sets_tile_size(model):
     Interpolator(model, precision='float32', max_memory_gb=0.1)
 
 
+def test_default_memory_cap_too_small_says_why_and_the_fix(model, monkeypatch):
+  # A busy host with 0.5 GB available: the default cap (75%) is below the model's overhead. The
+  # message names the default cap and what was available, not `max_memory_gb=None`.
+  monkeypatch.setattr(interp_lib, 'available_memory_bytes', lambda: 2**29)
+  with pytest.raises(ValueError) as error:
+    Interpolator(model, precision='float32')
+  message = str(error.value)
+  assert 'None' not in message
+  assert 'default memory cap' in message and '0.50 GB available' in message
+  assert 'pass max_memory_gb' in message
+  with pytest.raises(ValueError, match=r'max_memory_gb=0\.1 is below'):
+    Interpolator(model, precision='float32', max_memory_gb=0.1)
+
+
 def test_from_path(tmp_path, model, monkeypatch):
   from film import model_io
   path = model_io.save_model(model, str(tmp_path / 'm'))
