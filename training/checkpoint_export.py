@@ -13,11 +13,16 @@ from typing import Any, Optional
 from absl import logging
 import tensorflow as tf
 
+from film import cli
 from film import export as export_lib
 from film import model_io
 from film.config import FilmConfig
 from film.model import FilmNet
 from film.training import run_records
+
+
+class CheckpointExportError(cli.UserError):
+  """A checkpoint to export that is missing or lacks its model config (one line, `film.cli`)."""
 
 
 def export_model(model: FilmNet, run_dir: str, metadata: dict[str, Any],
@@ -70,10 +75,12 @@ def export_checkpoint(path: str, output_dir: Optional[str] = None,
   else:
     prefix = path
   if not prefix or not tf.io.gfile.exists(prefix + '.index'):
-    raise FileNotFoundError(f'No checkpoint found at {path}')
+    raise CheckpointExportError(f'no checkpoint found at {path}; pass the --base_folder and '
+                                '--label of a run that has saved one, or --checkpoint PREFIX')
   if model_config is None:
     if run_dir is None:
-      raise ValueError(f'{path} is not inside a run folder: pass the model config')
+      raise CheckpointExportError(f'{path} is not inside a run folder, so its model config is '
+                                  'unknown; pass the run\'s --gin_config too')
     model_config = run_records.read_run_model_config(run_dir)
   model = FilmNet(model_config)
   step = tf.Variable(0, dtype=tf.int64)

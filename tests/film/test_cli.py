@@ -84,6 +84,11 @@ BAD_RUNS = [
     ('film.training.train_cli', ['--gin_config=gin_configs/film_net-smoke.gin', '--label=x',
                                  '--base_folder=/tmp/film-cli-test-runs',
                                  '--train_data=/nonexistent/records'], 'film-train'),
+    # film-export-checkpoint is `film-train --export_only`: a run or checkpoint that is not there.
+    ('film.training.train_cli', ['--export_only', '--base_folder=/nonexistent', '--label=x'],
+     'film-train'),
+    ('film.training.train_cli', ['--export_only', '--checkpoint=/nonexistent/ckpt-1'],
+     'film-train'),
     ('film.datasets.create_tfrecords_cli', ['--dataset=vimeo', '--input=/nonexistent',
                                             '--output_dir=/tmp/o', '--typo=1'],
      'film-create-tfrecords'),
