@@ -109,9 +109,7 @@ def main(argv: list[str]) -> None:
         f'{manifest["records_per_second"]} records/s)')
 
 
-def run() -> None:
-  """Console-script entry point (`film-create-tfrecords`; errors as in `film.cli`)."""
-  cli.run(main, PROG)
+run = cli.entry_point(main, PROG)
 
 
 if __name__ == '__main__':

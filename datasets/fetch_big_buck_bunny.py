@@ -69,9 +69,7 @@ def main(argv: list[str]) -> None:
           f'({manifest["elapsed_seconds"]} s, {manifest["records_per_second"]} records/s)')
 
 
-def run() -> None:
-  """Console-script entry point (`film-fetch-bbb`; errors as in `film.cli`)."""
-  cli.run(main, PROG)
+run = cli.entry_point(main, PROG)
 
 
 if __name__ == '__main__':

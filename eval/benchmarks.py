@@ -251,6 +251,13 @@ def _require_folder(root: str, layout: str, what: str) -> None:
                          f'layout')
 
 
+def _found(loaders: List[Callable[[], Triplet]], missing: str) -> List[Callable[[], Triplet]]:
+  """`loaders`, or a `BenchmarkError(missing)` when a layout reader found no sample."""
+  if not loaders:
+    raise BenchmarkError(missing)
+  return loaders
+
+
 def _read_named_subfolders(root: str, names: Sequence[str],
                            layout: str) -> List[Callable[[], Triplet]]:
   """Samples of the `<root>/<sample>/{names}` layouts (Middlebury, UCF101)."""
@@ -262,10 +269,8 @@ def _read_named_subfolders(root: str, names: Sequence[str],
       raise BenchmarkError(f'{child} lacks one of the {"/".join(names)} images, so {root} is not '
                            f'{layout} layout; fix the folder or pass another --layout')
     loaders.append(_loader(os.path.basename(child), paths))
-  if not loaders:
-    raise BenchmarkError(f'{root} has no sample sub-folders, so it is not {layout} layout; fix '
-                         f'the path or pass another --layout')
-  return loaders
+  return _found(loaders, f'{root} has no sample sub-folders, so it is not {layout} layout; fix '
+                f'the path or pass another --layout')
 
 
 def _read_vimeo(root: str) -> List[Callable[[], Triplet]]:
@@ -284,9 +289,7 @@ def _read_vimeo(root: str) -> List[Callable[[], Triplet]]:
       raise BenchmarkError(f'{VIMEO_LIST} lists {entry} but {folder}/im1,im2,im3 images are '
                            f'missing; restore the sequences or trim the list')
     loaders.append(_loader(entry, paths))
-  if not loaders:
-    raise BenchmarkError(f'{list_path} is empty; list sequences as xxxxx/yyyy, one per line')
-  return loaders
+  return _found(loaders, f'{list_path} is empty; list sequences as xxxxx/yyyy, one per line')
 
 
 def _read_xiph(root: str) -> List[Callable[[], Triplet]]:
@@ -303,10 +306,8 @@ def _read_xiph(root: str) -> List[Callable[[], Triplet]]:
       stem = os.path.splitext(os.path.basename(frames[i + 1]))[0]
       name = stem if clip_name is None else f'{clip_name}/{stem}'
       loaders.append(_loader(name, (frames[i], frames[i + 1], frames[i + 2])))
-  if not loaders:
-    raise BenchmarkError(f'{root} has no clip folders of numbered frames, so it is not xiph '
-                         f'layout; fix the path or pass another --layout')
-  return loaders
+  return _found(loaders, f'{root} has no clip folders of numbered frames, so it is not xiph '
+                f'layout; fix the path or pass another --layout')
 
 
 def _read_triplets(root: str) -> List[Callable[[], Triplet]]:
@@ -316,10 +317,8 @@ def _read_triplets(root: str) -> List[Callable[[], Triplet]]:
     name = os.path.relpath(folder, root)
     name = os.path.basename(os.path.abspath(root)) if name == '.' else name
     loaders.append(_loader(name, paths))
-  if not loaders:
-    raise BenchmarkError(f'no folder under {root} holds frame0/frame1/frame2 or '
-                         f'frame10/frame10i11/frame11 images; fix the path or pass --layout')
-  return loaders
+  return _found(loaders, f'no folder under {root} holds frame0/frame1/frame2 or '
+                f'frame10/frame10i11/frame11 images; fix the path or pass --layout')
 
 
 def _tfrecord_benchmark(name: str, root: str) -> Benchmark:

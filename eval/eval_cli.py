@@ -102,9 +102,7 @@ def _fail(message: str) -> None:
   cli.fail(PROGRAM, message)
 
 
-def run() -> None:
-  """Console-script entry point (`film-eval`; errors as in `film.cli`)."""
-  cli.run(main, PROGRAM)
+run = cli.entry_point(main, PROGRAM)
 
 
 if __name__ == '__main__':

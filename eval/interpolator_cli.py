@@ -26,6 +26,8 @@ os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
 
 from absl import flags, logging  # noqa: E402
 
+from film import cli  # noqa: E402
+
 _INPUT = flags.DEFINE_multi_string(
     'input', None, 'Input: repeat for two or more images (--input a.png --input b.png), or give '
     'one folder of frames or one video file.')
@@ -91,7 +93,6 @@ PROG = 'film-interpolate'
 
 
 def _fail(message: str) -> None:
-  from film import cli
   cli.fail(PROG, message)
 
 
@@ -141,7 +142,7 @@ def interpolator_kwargs() -> dict[str, Any]:
 def main(argv: list[str]) -> None:
   if len(argv) > 1:
     _fail(f'unexpected arguments {argv[1:]}; use --input for inputs')
-  from film import cli, pipeline
+  from film import pipeline
   if _QUIET.value:
     logging.set_verbosity(logging.WARNING)
   inputs = list(_INPUT.value or [])
@@ -179,10 +180,7 @@ def main(argv: list[str]) -> None:
           f'{", ".join(summary["outputs"])}')
 
 
-def run() -> None:
-  """Console-script entry point (`film-interpolate`)."""
-  from film import cli
-  cli.run(main, PROG)
+run = cli.entry_point(main, PROG)
 
 
 if __name__ == '__main__':

@@ -16,9 +16,10 @@ derives from it: image/video/model/benchmark/dataset errors), absl flag-parsing 
 `OSError`s from the operating system about a named path the user chose (permission, read-only
 filesystem, full disk, no such file, not a folder, ...).
 
-`run(main, prog)` replaces `absl.app.run(main)` in the console scripts; `quiet_native_stderr()`
-hides TensorFlow's C++ start-up lines (absl/oneDNN INFO and WARNING lines) while keeping its
-errors and fatal messages visible, even when the process aborts.
+`run(main, prog)` replaces `absl.app.run(main)` in the console scripts (`entry_point(main, prog)`
+is their `run` function); `quiet_native_stderr()` hides TensorFlow's C++ start-up lines
+(absl/oneDNN INFO and WARNING lines) while keeping its errors and fatal messages visible, even
+when the process aborts.
 """
 from __future__ import annotations
 
@@ -137,6 +138,16 @@ def run(main: Callable[[list[str]], None], prog: str,
   from absl import app  # pylint: disable=g-import-not-at-top
   app.run(guarded(main, prog), argv=list(argv) if argv is not None else None,
           flags_parser=flags_parser(prog))
+
+
+def entry_point(main: Callable[[list[str]], None], prog: str) -> Callable[[], None]:
+  """The console-script function of a tool: `run = cli.entry_point(main, PROG)` (setup.py)."""
+
+  def entry() -> None:
+    run(main, prog)
+
+  entry.__doc__ = f'Console-script entry point (`{prog}`; errors as in `film.cli`).'
+  return entry
 
 
 # Start-up noise of TensorFlow and Beam imports: absl's "before InitializeLog" banner, INFO /

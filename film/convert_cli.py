@@ -61,9 +61,7 @@ def main(argv: list[str]) -> None:
   print(path)
 
 
-def run() -> None:
-  """Console-script entry point (`film-convert`; errors as in `film.cli`)."""
-  cli.run(main, PROG)
+run = cli.entry_point(main, PROG)
 
 
 if __name__ == '__main__':

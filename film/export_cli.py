@@ -50,9 +50,7 @@ def main(argv: list[str]) -> None:
   print(out)
 
 
-def run() -> None:
-  """Console-script entry point (`film-export`; errors as in `film.cli`)."""
-  cli.run(main, PROG)
+run = cli.entry_point(main, PROG)
 
 
 if __name__ == '__main__':

@@ -141,9 +141,7 @@ def main(argv: list[str]) -> None:
   logging.info('Done: %s', result)
 
 
-def run() -> None:
-  """Console script `film-train` (errors as in `film.cli`: one line, exit status 2)."""
-  cli.run(main, 'film-train')
+run = cli.entry_point(main, 'film-train')
 
 
 def run_export() -> None:
