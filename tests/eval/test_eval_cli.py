@@ -114,7 +114,7 @@ def test_evaluate_with_model_method(tmp_path, monkeypatch):
   os.makedirs(model_dir)
   result = evaluate_lib.evaluate([bench], str(tmp_path / 'out'), model_path=model_dir,
                                  methods=['film', 'average'], progress=False, sheet_samples=1)
-  assert loaded == [(model_dir, {'flip_ensemble': False})]
+  assert loaded == [(model_dir, {'flip_ensemble': False, 'precision': 'auto'})]
   by_method = {}
   for row in result.rows:
     by_method.setdefault(row['method'], []).append(row['psnr'])
@@ -122,8 +122,9 @@ def test_evaluate_with_model_method(tmp_path, monkeypatch):
   assert sorted(os.listdir(tmp_path / 'out')) == [
       'comparison_tiny.png', 'results_table.md', 'run_info.json', 'samples.csv', 'summary.md']
   evaluate_lib.evaluate([bench], str(tmp_path / 'out2'), model_path=model_dir, methods=['film'],
-                        flip_ensemble=True, progress=False, sheet_samples=0)
-  assert loaded[-1] == (model_dir, {'flip_ensemble': True})
+                        flip_ensemble=True, precision='float32', progress=False,
+                        sheet_samples=0)
+  assert loaded[-1] == (model_dir, {'flip_ensemble': True, 'precision': 'float32'})
 
 
 @pytest.mark.parametrize('flip', [False, True])
@@ -142,12 +143,12 @@ def test_cli_with_a_real_model_directory(tmp_path, film_small_fixture, flip):
   out = str(tmp_path / 'out')
   result = _run(f'--benchmark_dir={bench}', f'--output_dir={out}', f'--model={model_dir}',
                 '--methods=film,average', '--nolpips', '--quiet',
-                '--flip_ensemble' if flip else '--noflip_ensemble')
+                '--flip_ensemble' if flip else '--noflip_ensemble', '--precision=float32')
   assert result.returncode == 0, result.stderr
   with open(os.path.join(out, 'samples.csv')) as f:
     rows = list(csv.DictReader(f))
   assert sorted(r['method'] for r in rows) == ['average', 'average', 'film', 'film']
-  interpolator = Interpolator(model, flip_ensemble=flip)
+  interpolator = Interpolator(model, flip_ensemble=flip, precision='float32')
   for row in rows:
     if row['method'] != 'film':
       continue
