@@ -10,6 +10,7 @@ estimated separately for every new frame, like the reference FILM's own loop). V
   float32_reuse   precision float32 with reuse (what a CPU without native bf16 gets by default)
   bf16_noreuse    bfloat16, no pyramid reuse, unbatched directions (precision alone)
   default_unbatched  default but the two flow directions run one after the other
+  recursive_unbatched  default_recursive with the two flow directions one after the other
   direct          default + time_mode direct: the 2**k-1 times of the gap from one flow estimate
   direct_noflowreuse  direct, flows re-estimated for every time
   flow_scale_0.5  default + flows estimated at half resolution
@@ -64,6 +65,7 @@ VARIANTS = {
     'float32_reuse': dict(precision='float32'),
     'bf16_noreuse': dict(precision='bfloat16', reuse_features=False, batch_directions=False),
     'default_unbatched': dict(batch_directions=False),
+    'recursive_unbatched': dict(time_mode='recursive', batch_directions=False),
     'direct': dict(time_mode='direct'),
     'direct_noflowreuse': dict(time_mode='direct', reuse_flows=False),
     'flow_scale_0.5': dict(flow_scale=0.5),
