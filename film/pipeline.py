@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import errno
 import os
 from typing import Iterator, Optional, Union
 
@@ -268,6 +269,9 @@ def _audio_decision(source: Source, options: Options, total: int, fps: Fraction)
   return True
 
 
+_FULL_DISK = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
+
+
 def run(source: Source, options: Options, interpolator) -> dict:
   """Produces the outputs of `options` from `source` with a `film.interpolator.Interpolator`.
 
@@ -292,8 +296,8 @@ def run(source: Source, options: Options, interpolator) -> dict:
   temps: list[str] = []
   summary = {'frames': 0, 'fps': float(fps), 'fps_rational': video_io.format_rate(fps),
              'outputs': [], 'audio': False, 'audio_tracks': 0}
+  frame_dir = video_tmp = muxed = None
   try:
-    frame_dir = video_tmp = None
     if options.output_dir:
       frame_dir = atomic.temp_sibling(options.output_dir, directory=True)
       temps.append(frame_dir)
@@ -340,9 +344,14 @@ def run(source: Source, options: Options, interpolator) -> dict:
       atomic.replace(video_tmp, options.output_video)
     if video_tmp:
       summary['outputs'].append(options.output_video)
-  except BaseException:
+  except BaseException as error:
     for tmp in temps:
       atomic.remove(tmp)
+    if isinstance(error, OSError) and error.errno in _FULL_DISK:
+      # Name the output the user chose, not a hidden temporary (or nothing: file.write).
+      video = video_tmp and str(error.filename).startswith((video_tmp, str(muxed)))
+      where = options.output_video if video else (options.output_dir or options.output_video)
+      raise OSError(error.errno, error.strerror, where) from error
     raise
   if policy is not None:
     summary['gaps'] = dict(policy.counts)

@@ -20,6 +20,7 @@ Used by inference (`film.pipeline`) and dataset creation (`film.datasets.frames`
 from __future__ import annotations
 
 import dataclasses
+import errno
 import fractions
 import os
 import re
@@ -345,6 +346,19 @@ def read_video_frames(path: str, info: Optional[VideoInfo] = None) -> Iterator[n
     yield frame.astype(np.float32) / scale
 
 
+# ffmpeg's words for the output failures a user fixes (full disk, quota, size limit).
+_FFMPEG_OS_ERRORS = {'No space left on device': errno.ENOSPC, 'Disk quota exceeded': errno.EDQUOT,
+                     'File too large': errno.EFBIG}
+
+
+def _os_error(ffmpeg_stderr: str, path: str) -> Optional[OSError]:
+  """The `OSError` (errno, `path`) behind an ffmpeg write failure, or None if it is another."""
+  for text, number in _FFMPEG_OS_ERRORS.items():
+    if text in ffmpeg_stderr:
+      return OSError(number, os.strerror(number), path)
+  return None
+
+
 class StreamingVideoWriter:
   """Context manager writing `[H,W,3]` float frames in [0,1] to an h264 video or a GIF.
 
@@ -408,7 +422,8 @@ class StreamingVideoWriter:
     error = self._proc.stderr.read().decode(errors='replace').strip()
     self._proc.stderr.close()
     if self._proc.wait() != 0:
-      raise RuntimeError(f'ffmpeg could not write {self.path}: {error.splitlines()[-1:]}')
+      raise _os_error(error, self.path) or RuntimeError(
+          f'ffmpeg could not write {self.path}: {error.splitlines()[-1:]}')
 
   def __exit__(self, exc_type, *exc) -> None:
     if exc_type is None:
@@ -432,7 +447,8 @@ def mux_audio(video_path: str, source_path: str, output_path: str) -> int:
   if result.returncode != 0:
     result = run_ffmpeg(base + ['-c:a', 'aac', '-b:a', '192k', output_path])
   if result.returncode != 0:
-    raise RuntimeError(f'ffmpeg could not add the audio of {source_path}: '
-                       f'{result.stderr.strip().splitlines()[-1:]}')
+    raise _os_error(result.stderr, output_path) or RuntimeError(
+        f'ffmpeg could not add the audio of {source_path}: '
+        f'{result.stderr.strip().splitlines()[-1:]}')
   probe = run_ffmpeg(['-i', output_path])
   return sum(1 for line in probe.stderr.splitlines() if 'Stream #0:' in line and 'Audio:' in line)

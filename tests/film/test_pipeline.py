@@ -203,3 +203,39 @@ def test_frame_rate_options_are_exact(tmp_path):
   with pytest.raises(pipeline.InputError, match='--fps'):
     pipeline.validate_options(source, pipeline.Options(output_video=str(tmp_path / 'o.mp4'),
                                                        fps='fast'))
+
+
+@pytest.mark.parametrize('output', ['frames', 'video'])
+def test_full_disk_mid_run_names_the_output_and_leaves_nothing(tmp_path, monkeypatch, output):
+  # A disk filling up mid-run: a file write fails with ENOSPC and no file name (as file.write
+  # does), ffmpeg fails to write the video. The one-line error names the output the user asked
+  # for (not a hidden temporary or nothing), and no temporary is left.
+  import errno
+  from film import cli, image_io
+  inputs = _photos(str(tmp_path / 'in'))
+  out = str(tmp_path / ('out' if output == 'frames' else 'out.mp4'))
+  if output == 'frames':
+    real_write, calls = image_io.write_image, []
+
+    def write_until_full(path, image, bit_depth=8):
+      calls.append(path)
+      if len(calls) > 2:
+        raise OSError(errno.ENOSPC, 'No space left on device')
+      real_write(path, image, bit_depth)
+
+    monkeypatch.setattr(image_io, 'write_image', write_until_full)
+  else:
+    real_temp = atomic.temp_sibling
+
+    def full_video_temp(path, directory=False):
+      tmp = real_temp(path, directory)
+      os.remove(tmp)
+      os.symlink('/dev/full', tmp)  # every write: ENOSPC
+      return tmp
+
+    monkeypatch.setattr(atomic, 'temp_sibling', full_video_temp)
+  with pytest.raises(OSError) as error:
+    _run(inputs, **({'output_dir': out} if output == 'frames' else {'output_video': out}))
+  assert cli.user_error_message(error.value) == (
+      f'{out}: No space left on device; free disk space or choose another location')
+  assert sorted(os.listdir(tmp_path)) == ['in']

@@ -196,3 +196,16 @@ def test_probe_video_errors(tmp_path):
   (tmp_path / 'junk.mp4').write_bytes(b'garbage' * 100)
   with pytest.raises(video_io.VideoReadError, match='not a readable video'):
     video_io.probe_video(str(tmp_path / 'junk.mp4'))
+
+
+def test_writer_on_a_full_disk_raises_enospc_naming_the_file(tmp_path):
+  # /dev/full fails every write with ENOSPC, as a full disk does: an OSError the CLIs report in
+  # one line (film.cli), not a RuntimeError traceback.
+  import errno
+  path = tmp_path / 'out.mp4'
+  path.symlink_to('/dev/full')
+  with pytest.raises(OSError) as error:
+    with video_io.StreamingVideoWriter(str(path), 16, 16, 24) as writer:
+      for _ in range(4):
+        writer.add(np.zeros((16, 16, 3), np.float32))
+  assert error.value.errno == errno.ENOSPC and error.value.filename == str(path)
