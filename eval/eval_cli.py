@@ -92,8 +92,9 @@ def main(argv: Sequence[str]) -> None:
 def _model_path() -> Optional[str]:
   if FLAGS.model:
     return FLAGS.model
-  if FLAGS.use_default_model and defaults.default_model_available():
-    return defaults.DEFAULT_MODEL_DIR
+  wants_model = not FLAGS.methods or evaluate_lib.MODEL_METHOD in FLAGS.methods
+  if wants_model and FLAGS.use_default_model and defaults.default_model_available():
+    return defaults.DEFAULT_MODEL_DIR  # not when --methods leaves the model out (no warning)
   return None
 
 

@@ -81,7 +81,9 @@ def make_model_method(model_path: str, flip_ensemble: bool = False,
                                             precision=precision)
   except EvaluationError:
     raise
-  except (UserError, OSError) as error:  # user-caused only; programming errors keep tracebacks
+  except UserError as error:  # already names the model's file and the fix
+    raise EvaluationError(str(error)) from error
+  except OSError as error:  # user-caused only; programming errors keep tracebacks
     message = str(error).splitlines()[0] if str(error) else ''
     raise EvaluationError(f'cannot load model {model_path} ({type(error).__name__}: '
                           f'{message}); pass our model folder or a FILM SavedModel folder to '

@@ -73,6 +73,9 @@ def test_cli_end_to_end(tmp_path):
     (['--benchmark_dir={tmp}/tiny', '--model={tmp}/no_model'], 'does not exist'),
     (['--benchmark_dir={tmp}/tiny', '--output_dir={tmp}/full'], 'pass --overwrite'),
     (['--benchmark_dir={tmp}/tiny', '--lpips=squeeze'], 'unknown LPIPS network squeeze'),
+    # Baselines only: the implicit default model is not "ignored" in a warning line first.
+    (['--benchmark_dir={tmp}/tiny', '--methods=average', '--output_dir=/proc/film/o'],
+     'cannot write in /proc'),
     ([], 'pass --benchmark_dir'),
 ])
 def test_cli_bad_inputs(tmp_path, args, message):
@@ -91,6 +94,27 @@ def test_cli_bad_inputs(tmp_path, args, message):
   assert lines[0].startswith('film-eval: error: ') and message in lines[0]
   assert not os.path.exists(os.path.join(tmp, 'out'))
   assert os.listdir(os.path.join(tmp, 'full')) == ['keep.txt']
+
+
+def test_cli_corrupt_model_is_one_plain_line(tmp_path):
+  # A truncated weights.npz: the model loader's own message (file and fix), not wrapped again.
+  import shutil
+  from film import defaults
+  bench = _fake_benchmark(str(tmp_path / 'tiny'), count=1)
+  model = str(tmp_path / 'model')
+  shutil.copytree(defaults.DEFAULT_MODEL_DIR, model)
+  weights = os.path.join(model, 'weights.npz')
+  data = open(weights, 'rb').read()
+  with open(weights, 'wb') as f:
+    f.write(data[:len(data) // 2])
+  result = _run(f'--benchmark_dir={bench}', f'--output_dir={tmp_path}/out', f'--model={model}',
+                '--methods=film', '--nolpips')
+  lines = result.stderr.strip().splitlines()
+  assert result.returncode == 2 and len(lines) == 1, result.stderr
+  assert lines[0] == (f'film-eval: error: model weights {weights} are missing or corrupt (File '
+                      'is not a zip file); reinstall or re-convert the model (film-convert), or '
+                      'pass another --model')
+  assert not os.path.exists(tmp_path / 'out')
 
 
 def test_evaluate_with_model_method(tmp_path, monkeypatch):
