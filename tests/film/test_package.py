@@ -58,8 +58,10 @@ def test_every_console_script_points_at_a_callable():
     assert spec is not None and spec.origin, f'{ep.name}: module {ep.module} not found'
     with open(spec.origin, encoding='utf-8') as source:
       tree = ast.parse(source.read())
-    functions = {node.name for node in tree.body if isinstance(node, ast.FunctionDef)}
-    assert ep.attr in functions, f'{ep.name}: {ep.module} defines no function {ep.attr}'
+    defined = {node.name for node in tree.body if isinstance(node, ast.FunctionDef)}
+    defined |= {target.id for node in tree.body if isinstance(node, ast.Assign)
+                for target in node.targets if isinstance(target, ast.Name)}
+    assert ep.attr in defined, f'{ep.name}: {ep.module} defines no {ep.attr}'
 
 
 def test_distribution_needs_no_tensorflow_without_an_extra():
