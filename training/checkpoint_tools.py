@@ -250,7 +250,7 @@ def copy_records(run_dir: str, output_dir: str, replacements: Sequence[tuple[str
           keep.append(line)
         elif not match and any(word in line for word in (
             'Run ', 'Restored', 'Initialised', 'Saved checkpoint', 'Interrupted', 'error',
-            'Error')) and 'oneDNN' not in line:
+            'Error')) and 'oneDNN' not in line and 'remapper failed' not in line:
           keep.append(line)
     with open(os.path.join(output_dir, 'train_log.txt'), 'w') as f:
       f.write(_replace_all(''.join(keep), replacements))
