@@ -50,6 +50,25 @@ def temp_sibling(path: str, directory: bool = False) -> str:
   return tmp
 
 
+def missing_folders(*paths: str) -> list[str]:
+  """The folders above `paths` that do not exist yet, deepest first: `temp_sibling` creates
+  them, and a failed run removes them again (`remove_empty_folders`)."""
+  missing = set()
+  for path in paths:
+    parent = os.path.dirname(os.path.abspath(path))
+    while parent and not os.path.lexists(parent):
+      missing.add(parent)
+      parent = os.path.dirname(parent)
+  return sorted(missing, key=len, reverse=True)
+
+
+def remove_empty_folders(folders: Sequence[str]) -> None:
+  """Removes each of `folders` (deepest first) that exists and is empty (errors ignored)."""
+  for folder in folders:
+    with contextlib.suppress(OSError):
+      os.rmdir(folder)
+
+
 def remove(path: str) -> None:
   """Removes a temporary file or folder if it exists (errors ignored)."""
   if os.path.isdir(path) and not os.path.islink(path):

@@ -297,6 +297,7 @@ def run(source: Source, options: Options, interpolator) -> dict:
   summary = {'frames': 0, 'fps': float(fps), 'fps_rational': video_io.format_rate(fps),
              'outputs': [], 'audio': False, 'audio_tracks': 0}
   frame_dir = video_tmp = muxed = None
+  made = atomic.missing_folders(*[p for p in (options.output_dir, options.output_video) if p])
   try:
     if options.output_dir:
       frame_dir = atomic.temp_sibling(options.output_dir, directory=True)
@@ -347,6 +348,7 @@ def run(source: Source, options: Options, interpolator) -> dict:
   except BaseException as error:
     for tmp in temps:
       atomic.remove(tmp)
+    atomic.remove_empty_folders(made)
     if isinstance(error, OSError) and error.errno in _FULL_DISK:
       # Name the output the user chose, not a hidden temporary (or nothing: file.write).
       video = video_tmp and str(error.filename).startswith((video_tmp, str(muxed)))

@@ -209,11 +209,12 @@ def test_frame_rate_options_are_exact(tmp_path):
 def test_full_disk_mid_run_names_the_output_and_leaves_nothing(tmp_path, monkeypatch, output):
   # A disk filling up mid-run: a file write fails with ENOSPC and no file name (as file.write
   # does), ffmpeg fails to write the video. The one-line error names the output the user asked
-  # for (not a hidden temporary or nothing), and no temporary is left.
+  # for (not a hidden temporary or nothing), and no temporary is left, nor the folders made for
+  # the output.
   import errno
   from film import cli, image_io
   inputs = _photos(str(tmp_path / 'in'))
-  out = str(tmp_path / ('out' if output == 'frames' else 'out.mp4'))
+  out = str(tmp_path / 'new' / 'deeper' / ('out' if output == 'frames' else 'out.mp4'))
   if output == 'frames':
     real_write, calls = image_io.write_image, []
 
