@@ -18,8 +18,9 @@ from __future__ import annotations
 from typing import Optional
 
 from absl import logging
-import tensorflow as tf
 
+# TensorFlow is imported inside the functions: `film-train` reads MODES (its --mode flag) and
+# checks its flags and inputs before TensorFlow starts.
 MODES = ('cpu', 'gpu', 'mirrored', 'multi_worker', 'tpu')
 
 
@@ -29,6 +30,7 @@ def split_cpu(num_devices: int) -> list[str]:
   Must run before TensorFlow initialises its runtime (before the first op); raises a
   RuntimeError with that hint otherwise. A split that already matches is accepted.
   """
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
   cpus = tf.config.list_physical_devices('CPU')
   current = tf.config.get_logical_device_configuration(cpus[0])
   if not current or len(current) != num_devices:
@@ -54,6 +56,7 @@ def get_strategy(mode: str, logical_cpus: int = 0, tpu_address: str = ''
   """
   if mode not in MODES:
     raise ValueError(f'Unknown mode {mode!r}; choose from {MODES}')
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
   if mode == 'cpu':
     strategy = tf.distribute.OneDeviceStrategy('/cpu:0')
   elif mode == 'gpu':

@@ -24,9 +24,7 @@ from absl import flags
 from absl import logging
 
 from film import cli
-
-with cli.quiet_native_stderr():  # TensorFlow's start-up lines (film.cli contract)
-  from film.training import distribute
+from film.training import distribute  # no TensorFlow yet (flags and inputs are checked first)
 
 FLAGS = flags.FLAGS
 

@@ -128,3 +128,11 @@ def test_film_eval_never_writes_into_its_benchmark(tmp_path):
     assert done.returncode == 2 and len(lines) == 1, done.stderr
     assert 'never replace inputs' in lines[0]
   assert sorted(os.listdir(bench)) == before and sorted(os.listdir(tmp_path)) == ['bench']
+
+
+def test_film_train_checks_flags_and_inputs_before_tensorflow_starts():
+  # Importing film-train's module does not start TensorFlow, so a bad flag or a missing gin file
+  # is reported at once, not after TensorFlow's ~10-20 s import.
+  code = 'import sys, film.training.train_cli; print("tensorflow" in sys.modules)'
+  done = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True, cwd=REPO)
+  assert done.returncode == 0 and done.stdout.strip() == 'False', done.stderr
