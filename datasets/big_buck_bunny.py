@@ -105,13 +105,18 @@ def fetch(output_dir: str, sdist: Optional[str] = None, force: bool = False) -> 
     sdist: an already downloaded `moviepy-2.2.1.tar.gz`; None downloads it with pip.
     force: fetch again even if `output_dir/bbb.mp4` is there.
   """
-  os.makedirs(output_dir, exist_ok=True)
   video_path = os.path.join(output_dir, VIDEO_NAME)
   facts_path = os.path.join(output_dir, FACTS_NAME)
   if os.path.exists(video_path) and os.path.exists(facts_path) and not force:
     logging.info('%s is already there; pass --force to fetch it again.', video_path)
     with open(facts_path, encoding='utf-8') as f:
       return json.load(f)
+  # Cheap checks before anything is made or downloaded (film.cli contract).
+  if sdist is not None and not os.path.exists(sdist):
+    raise InputError(f'{sdist} does not exist: pass the {SDIST_NAME} that pip downloaded')
+  atomic.check_output(output_dir, inputs=[sdist] if sdist else [], overwrite=True,
+                      directory=True, flag='--output_dir')
+  os.makedirs(output_dir, exist_ok=True)
   with tempfile.TemporaryDirectory(prefix='moviepy-sdist-') as download_dir:
     sdist_path = sdist or download_sdist(download_dir)
     sha256 = extract_video(sdist_path, video_path)

@@ -79,3 +79,14 @@ def test_build_time_split_keeps_a_guard_gap(tmp_path, fake_video):
   assert train_starts == list(range(0, 16))           # Last window: frames 15, 16, 17.
   assert validation_starts == list(range(21, 28))     # Last window: frames 27, 28, 29.
   assert manifests['train']['split'] == {'train': (0, 18), 'validation': (21, 30)}
+
+
+def test_fetch_checks_before_making_anything(tmp_path, fake_video):
+  # A missing sdist or an unwritable output folder: a one-line error, and no folder is made.
+  from film.cli import UserError
+  with pytest.raises(InputError, match='does not exist'):
+    bbb.fetch(str(tmp_path / 'new'), sdist=str(tmp_path / 'missing.tar.gz'))
+  assert not os.path.exists(tmp_path / 'new')
+  sdist = _fake_sdist(tmp_path, fake_video)
+  with pytest.raises(UserError, match=r'--output_dir /proc/film/bbb: cannot write in /proc'):
+    bbb.fetch('/proc/film/bbb', sdist=sdist)
