@@ -22,10 +22,12 @@ from __future__ import annotations
 import dataclasses
 import inspect
 import os
+import tokenize
 from typing import Any, Callable, Optional, Sequence, Union
 
 import gin
 
+from film.cli import UserError
 from film.config import FilmConfig
 from film.training.input_pipeline import Augmentation
 from film.training.losses import LossTerm, PerceptualConfig, training_losses
@@ -202,27 +204,51 @@ _perceptual = _binder('PerceptualConfig', PerceptualConfig)
 _training_losses = gin.external_configurable(training_losses, name='training_losses')
 
 
+class GinConfigError(UserError):
+  """A gin file or binding that does not parse, names what does not exist, or sets a value its
+  config refuses (one line and exit status 2 in `film-train`, `film.cli`)."""
+
+
+_SOURCES: list[str] = []  # The files and overrides parse_gin last read, for error messages.
+
+
+def _gin_error(error: Exception) -> GinConfigError:
+  return GinConfigError(f'gin config {" + ".join(_SOURCES) or "(none)"}: {error}; fix the '
+                        'binding (configurables and parameters: training/configs.py)')
+
+
 def parse_gin(gin_configs: Sequence[str], gin_params: Sequence[str] = ()) -> None:
   """Clears gin and parses the config files and `name.param = value` overrides.
 
   Raises:
-    ValueError: an unknown configurable or parameter (a typo), with the offending line.
+    GinConfigError: an unknown configurable or parameter (a typo), with the offending line, or
+      a file that does not parse.
   """
   gin.clear_config()
-  gin.parse_config_files_and_bindings(list(gin_configs), list(gin_params),
-                                      finalize_config=False)
+  _SOURCES[:] = list(gin_configs) + (['--gin_params'] if gin_params else [])
+  try:
+    gin.parse_config_files_and_bindings(list(gin_configs), list(gin_params),
+                                        finalize_config=False)
+  except (ValueError, SyntaxError, tokenize.TokenError) as error:
+    raise _gin_error(error) from error
 
 
 def model_from_gin() -> FilmConfig:
   """The network config from the parsed `model.*` bindings."""
-  return _model()
+  try:
+    return _model()
+  except ValueError as error:  # a value the config's checks refuse
+    raise _gin_error(error) from error
 
 
 def from_gin() -> RunConfig:
   """Every config of a run from the parsed bindings (each dataclass validates itself)."""
-  return RunConfig(model=_model(), training=_training(), data=_training_dataset(),
-                   evaluation=_eval_datasets(), losses=_training_losses(),
-                   perceptual=_perceptual(), augmentation=_augmentation())
+  try:
+    return RunConfig(model=_model(), training=_training(), data=_training_dataset(),
+                     evaluation=_eval_datasets(), losses=_training_losses(),
+                     perceptual=_perceptual(), augmentation=_augmentation())
+  except ValueError as error:  # a value the config's checks refuse
+    raise _gin_error(error) from error
 
 
 def operative_config() -> str:

@@ -84,6 +84,9 @@ BAD_RUNS = [
     ('film.training.train_cli', ['--gin_config=gin_configs/film_net-smoke.gin', '--label=x',
                                  '--base_folder=/tmp/film-cli-test-runs',
                                  '--train_data=/nonexistent/records'], 'film-train'),
+    ('film.training.train_cli', ['--gin_config=gin_configs/film_net-smoke.gin', '--label=x',
+                                 '--base_folder=/tmp/film-cli-test-runs',
+                                 '--gin_params=training.num_stepz = 3'], 'film-train'),
     # film-export-checkpoint is `film-train --export_only`: a run or checkpoint that is not there.
     ('film.training.train_cli', ['--export_only', '--base_folder=/nonexistent', '--label=x'],
      'film-train'),

@@ -93,8 +93,22 @@ def test_gin_binds_the_augmentation():
     ('create_dataset.crop_size = (4, 6)', 'create_dataset'),  # Not configurable: one crop size.
 ])
 def test_a_misspelt_binding_is_an_error(binding, message):
-  with pytest.raises(ValueError, match=message):
+  from film.cli import UserError, user_error_message
+  with pytest.raises(ValueError, match=message) as error:
     configs.load([], ["training_dataset.files = '/data/train'", binding])
+  # A user's error: film-train reports it in one line with exit status 2 (film.cli).
+  assert isinstance(error.value, UserError)
+  assert '\n' not in user_error_message(error.value)
+
+
+def test_a_bad_gin_value_or_file_is_a_user_error(tmp_path):
+  from film.cli import UserError
+  with pytest.raises(UserError, match="only 'film_net'"):
+    configs.load([], ["training_dataset.files = '/data/train'", "model.name = 'rife'"])
+  broken = tmp_path / 'broken.gin'
+  broken.write_text('training.num_steps = (\n')
+  with pytest.raises(UserError, match='broken.gin'):
+    configs.load([str(broken)])
 
 
 def test_defaults_live_in_the_dataclasses():
