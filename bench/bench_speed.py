@@ -1,16 +1,16 @@
 """Speed of `Interpolator`'s options side by side against the baseline, in one run (issue 15).
 
 Baseline: "one full float32 forward per new frame, no reuse" = `Interpolator(precision='float32',
-reuse_features=False, batch_directions=False)` (both frames extracted and both flow directions
-estimated separately for every new frame, like the reference FILM's own loop). Variants:
+reuse_features=False)` (both frames extracted and both flow directions estimated separately
+for every new frame, like the reference FILM's own loop). Variants:
 
-  default         as shipped: precision auto, pyramid reuse, batched directions, the model's
+  default         as shipped: precision auto, pyramid reuse, the model's
                   recommended time mode (`from_path`: direct for the default model)
   default_recursive  default with recursive midpoints
   float32_reuse   precision float32 with reuse (what a CPU without native bf16 gets by default)
-  bf16_noreuse    bfloat16, no pyramid reuse, unbatched directions (precision alone)
-  default_unbatched  default but the two flow directions run one after the other
-  recursive_unbatched  default_recursive with the two flow directions one after the other
+  bf16_noreuse    bfloat16, no pyramid reuse (precision alone)
+  default_batched  default with the two flow directions as one batch
+  recursive_batched  default_recursive with the two flow directions as one batch
   direct          default + time_mode direct: the 2**k-1 times of the gap from one flow estimate
   direct_noflowreuse  direct, flows re-estimated for every time
   flow_scale_0.5  default + flows estimated at half resolution
@@ -42,7 +42,7 @@ _CASES = flags.DEFINE_list(
     '(film.config.PUBLISHED, random weights); SIZE: 720p (k=3), 4k (k=1), 360p (k=3), smoke.')
 _REPEATS = flags.DEFINE_string('repeats', '720p:3,4k:1', 'Rounds per size.')
 _VARIANTS = flags.DEFINE_string(
-    'variants', '720p:default,float32_reuse,bf16_noreuse,default_unbatched,direct,'
+    'variants', '720p:default,default_recursive,float32_reuse,bf16_noreuse,default_batched,'
     'direct_noflowreuse,flow_scale_0.5;4k:default,flow_scale_0.5,flow_scale_0.25',
     'Variants per size besides the baseline (see the module docstring).')
 _MAX_MEMORY = flags.DEFINE_float('max_memory_gb', 12.0, 'Memory cap given to the Interpolator.')
@@ -57,15 +57,15 @@ _WORKER = flags.DEFINE_string('worker', None, 'Internal: MODEL:SIZE or memory/fi
 
 SIZES = {'720p': ((720, 1280), 3), '4k': ((2160, 3840), 1), '360p': ((360, 640), 3),
          'smoke': ((128, 192), 2)}
-BASELINE = dict(precision='float32', reuse_features=False, batch_directions=False)
+BASELINE = dict(precision='float32', reuse_features=False)
 VARIANTS = {
     'baseline': BASELINE,
     'default': {},  # + the model's recommended time mode (direct for the default model)
     'default_recursive': dict(time_mode='recursive'),
     'float32_reuse': dict(precision='float32'),
-    'bf16_noreuse': dict(precision='bfloat16', reuse_features=False, batch_directions=False),
-    'default_unbatched': dict(batch_directions=False),
-    'recursive_unbatched': dict(time_mode='recursive', batch_directions=False),
+    'bf16_noreuse': dict(precision='bfloat16', reuse_features=False),
+    'default_batched': dict(batch_directions=True),
+    'recursive_batched': dict(time_mode='recursive', batch_directions=True),
     'direct': dict(time_mode='direct'),
     'direct_noflowreuse': dict(time_mode='direct', reuse_flows=False),
     'flow_scale_0.5': dict(flow_scale=0.5),

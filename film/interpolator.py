@@ -36,8 +36,8 @@ network (one evaluation per output frame, batched).
 
 **Speed** (notes/inference.md, "Session 5"): `precision='auto'` runs the convolutions in
 bfloat16 on CPUs with native bfloat16 (`film.precision`), warps/flows/outputs in float32; the
-flows of a pair are estimated once for all its target times (`FilmNet.estimate_flows`, time-free)
-and both directions run as one batch; `flow_scale` < 1 estimates them on downscaled frames; the
+flows of a pair are estimated once for all its target times (`FilmNet.estimate_flows`, time-free;
+both directions in one batch is an option, slower here); `flow_scale` < 1 estimates them on downscaled frames; the
 graphs have shape-free signatures (one trace per process) and are traced without AutoGraph.
 """
 from __future__ import annotations
@@ -180,7 +180,7 @@ def _feature_spec(config: FilmConfig, dtype: tf.DType, skip: int) -> dict:
 
 
 def _graph_functions(model: FilmNet, compute_dtype: Optional[tf.DType] = None,
-                     flow_scale: float = 1.0, batch_directions: bool = True) -> GraphFunctions:
+                     flow_scale: float = 1.0, batch_directions: bool = False) -> GraphFunctions:
   """`tf.function`s of `model` for one precision / flow scale, shared by all its Interpolators.
   Every signature is shape-free, so each function is traced once per process whatever the
   frame sizes and batch; AutoGraph is off (the network has no tensor-dependent Python control
@@ -278,7 +278,8 @@ class Interpolator:
       resolution; 0.5 or 0.25 for 4K) and warp/fuse at full resolution.
     reuse_flows: estimate the flows of a pair once for all its target times (direct mode);
       False re-estimates them per batch of times (for benchmarking).
-    batch_directions: run the two flow directions as one batch (`FilmNet.estimate_flows`).
+    batch_directions: run the two flow directions as one batch (`FilmNet.estimate_flows`); off
+      by default: measured slower on a 2-core CPU (notes/inference.md, "Session 5").
   """
 
   def __init__(self, model: FilmNet, max_memory_gb: Optional[float] = None,
@@ -287,7 +288,7 @@ class Interpolator:
                time_mode: str = 'recursive', max_recursion_depth: int = 5,
                time_tolerance: float = 0.1, flip_ensemble: bool = False,
                precision: str = 'auto', flow_scale: float = 1.0, reuse_flows: bool = True,
-               batch_directions: bool = True):
+               batch_directions: bool = False):
     if time_mode not in TIME_MODES:
       raise ValueError(f"time_mode must be 'recursive' or 'direct', got {time_mode!r}")
     if batch_size < 1:
