@@ -186,6 +186,12 @@ def metric_counters(result, namespace: str = METRICS_NAMESPACE) -> dict[str, int
   return counts
 
 
+def check_num_shards(num_shards: int) -> None:
+  """InputError unless `num_shards` >= 0 (the `--num_shards` of the record jobs)."""
+  if num_shards < 0:
+    raise InputError(f'--num_shards must be >= 0 (0 lets the runner choose), got {num_shards}')
+
+
 def run_records_pipeline(build: Callable[[beam.Pipeline], beam.PCollection], output_dir: str, *,
                          num_shards: int, pipeline_args: Optional[Sequence[str]] = None,
                          overwrite: bool = False, description: Optional[dict[str, Any]] = None
@@ -196,8 +202,7 @@ def run_records_pipeline(build: Callable[[beam.Pipeline], beam.PCollection], out
     The manifest dict (also written to `output_dir/manifest.json`).
   """
   output_dir = output_dir.rstrip('/')
-  if num_shards < 0:
-    raise InputError(f'--num_shards must be >= 0 (0 lets the runner choose), got {num_shards}')
+  check_num_shards(num_shards)
   if frames_lib.exists(output_dir) and not overwrite:
     raise InputError(f'output {output_dir} already exists: remove it or pass --overwrite')
   parent, base = os.path.split(output_dir)

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from absl import flags, logging
 
-from film import atomic, cli
+from film import atomic, cli, image_io
 with cli.quiet_native_stderr():  # Beam/TensorFlow import noise (film.cli contract)
   from film.datasets import beam_pipeline
   from film.datasets import frames as frames_lib
@@ -69,6 +69,25 @@ _NUM_WORKERS = flags.DEFINE_integer('num_workers', None,
 PROG = 'film-create-tfrecords'
 
 
+def _check_crop(transform: frames_lib.FrameTransform, clips: list[layouts.Clip]) -> None:
+  """A crop larger than a clip's frames is one line before the job (not inside it)."""
+  if transform.crop_height is None:
+    return
+  for clip in clips:
+    if clip.kind == 'video':
+      info = frames_lib.video_info(clip.path)
+      height, width = info.height, info.width
+    elif clip.files and frames_lib.is_local(clip.files[0]):
+      info = image_io.probe(clip.files[0], verify=False)
+      height, width = info.height, info.width
+    else:
+      continue
+    try:
+      transform.check_fits(height, width)
+    except frames_lib.InputError as error:
+      raise frames_lib.InputError(f'{clip.path}: {error}') from error
+
+
 def main(argv: list[str]) -> None:
   pipeline_args = beam_pipeline.beam_args(argv[1:])
   transform = frames_lib.FrameTransform(_RESIZE_WIDTH.value, _CROP_HEIGHT.value, _CROP_WIDTH.value)
@@ -76,6 +95,7 @@ def main(argv: list[str]) -> None:
       gap=_GAP.value, stride=_STRIDE.value, multi_time=_MULTI_TIME.value,
       scene_cut_threshold=_SCENE_CUT.value, static_threshold=_STATIC.value,
       black_threshold=_BLACK.value, png_compression=_PNG_COMPRESSION.value)
+  beam_pipeline.check_num_shards(_NUM_SHARDS.value)
   if frames_lib.is_local(_OUTPUT_DIR.value):
     atomic.check_output(_OUTPUT_DIR.value, inputs=[_INPUT.value], overwrite=_OVERWRITE.value,
                         directory=True, flag='--output_dir')
@@ -101,6 +121,7 @@ def main(argv: list[str]) -> None:
     find = layouts.find_frame_folder_clips if _DATASET.value == 'xiph' else layouts.find_clips
     clips = [layouts.Clip(c.name, c.kind, c.path, c.files, _START_FRAME.value, _END_FRAME.value)
              for c in find(_INPUT.value)]
+    _check_crop(transform, clips)
     logging.info('Found %d clips in %s.', len(clips), _INPUT.value)
     manifest = beam_pipeline.create_clip_records(
         clips, _OUTPUT_DIR.value, options=options, chunk_frames=_CHUNK_FRAMES.value, **common)

@@ -135,6 +135,15 @@ class FrameTransform:
   def is_identity(self) -> bool:
     return self.resize_width is None and self.crop_height is None
 
+  def check_fits(self, height: int, width: int) -> None:
+    """Raises InputError if the crop is larger than a `height x width` frame after the resize
+    (checked on each clip's first frame before a job starts, and on every frame)."""
+    if self.resize_width is not None and self.resize_width < width:
+      height, width = max(1, int(round(height * self.resize_width / width))), self.resize_width
+    if self.crop_height is not None and (self.crop_height > height or self.crop_width > width):
+      raise InputError(f'crop {self.crop_height}x{self.crop_width} is larger than the '
+                       f'{height}x{width} frame: lower --crop_height/--crop_width')
+
   def __call__(self, frame: np.ndarray) -> np.ndarray:
     """`[H,W,3]` uint8 -> `[H',W',3]` uint8."""
     height, width = frame.shape[:2]
@@ -143,9 +152,7 @@ class FrameTransform:
       frame = cv2.resize(frame, (self.resize_width, new_height), interpolation=cv2.INTER_AREA)
       height, width = frame.shape[:2]
     if self.crop_height is not None:
-      if self.crop_height > height or self.crop_width > width:
-        raise InputError(f'crop {self.crop_height}x{self.crop_width} is larger than the '
-                         f'{height}x{width} frame: lower --crop_height/--crop_width')
+      self.check_fits(height, width)
       top = (height - self.crop_height) // 2
       left = (width - self.crop_width) // 2
       frame = frame[top:top + self.crop_height, left:left + self.crop_width]

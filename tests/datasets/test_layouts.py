@@ -109,6 +109,26 @@ def test_cli_unknown_flags_and_bad_values_are_errors(tmp_path, extra, message):
   assert not (tmp_path / 'out').exists()
 
 
+@pytest.mark.parametrize('extra, message', [
+    (['--num_shards=-1'], '--num_shards must be >= 0'),
+    (['--crop_height=40', '--crop_width=40'], 'crop 40x40 is larger than the 32x48 frame'),
+])
+def test_cli_bad_values_are_one_line_before_the_job(tmp_path, extra, message):
+  # Found before the inputs are listed in the log or Beam starts its workers: the error is the
+  # only line (a crop larger than the frames was found inside the job, after ~250 log lines).
+  for i, image in enumerate(np.random.default_rng(0).integers(0, 255, (5, 32, 48, 3), np.uint8)):
+    write_png(str(tmp_path / 'clip' / f'{i}.png'), image)
+  done = subprocess.run(
+      [sys.executable, '-m', 'film.datasets.create_tfrecords_cli', '--dataset=xiph',
+       f'--input={tmp_path / "clip"}', f'--output_dir={tmp_path / "out"}', *extra],
+      cwd=REPO, capture_output=True, text=True, timeout=300, check=False)
+  assert done.returncode == 2, done.stderr
+  lines = done.stderr.strip().splitlines()
+  assert len(lines) == 1 and lines[0].startswith('film-create-tfrecords: error: '), lines
+  assert message in lines[0]
+  assert not (tmp_path / 'out').exists()
+
+
 def test_cli_passes_beam_options_after_double_dash(tmp_path):
   for i, image in enumerate(np.random.default_rng(0).integers(0, 255, (5, 32, 48, 3), np.uint8)):
     write_png(str(tmp_path / 'clip' / f'{i}.png'), np.clip(image // 4 + i * 30, 0, 255))
