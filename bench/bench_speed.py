@@ -57,7 +57,7 @@ _WORKER = flags.DEFINE_string('worker', None, 'Internal: MODEL:SIZE or memory/fi
 
 SIZES = {'720p': ((720, 1280), 3), '4k': ((2160, 3840), 1), '360p': ((360, 640), 3),
          'smoke': ((128, 192), 2)}
-BASELINE = dict(precision='float32', reuse_features=False)
+BASELINE = dict(precision='float32', reuse_features=False, time_mode='recursive')
 VARIANTS = {
     'baseline': BASELINE,
     'default': {},  # + the model's recommended time mode (direct for the default model)
