@@ -31,7 +31,7 @@ os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
 
 from absl import flags, logging  # noqa: E402
 
-from film import batch, cli  # noqa: E402
+from film import batch, batch_runner, cli  # noqa: E402
 from film.eval import interpolator_cli as single  # noqa: E402  (defines the shared flags)
 
 _INPUTS = flags.DEFINE_multi_string(
@@ -78,7 +78,7 @@ def main(argv: list[str]) -> None:
   with batch.quiet_imports():
     from film.datasets import beam_pipeline
   try:
-    summary = batch.run_batch(
+    summary = batch_runner.run_batch(
         items, _OUTPUT_ROOT.value, model=flags.FLAGS.model,
         interpolator_kwargs=single.interpolator_kwargs(), options=options,
         outputs=_OUTPUTS.value, video_format=_VIDEO_FORMAT.value,

@@ -1,7 +1,7 @@
 """The Beam side of `film.batch`: the DoFn that interpolates items on a worker.
 
 Kept apart so that `film.batch` (item discovery, resume checks, the manifest) imports without
-Apache Beam; `film.batch.run_batch` imports this module when it builds the pipeline.
+Apache Beam; `film.batch_runner.run_batch` builds the pipeline with it.
 """
 import apache_beam as beam
 from apache_beam.metrics.metric import Metrics

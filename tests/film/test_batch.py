@@ -16,7 +16,7 @@ import tensorflow as tf
 from apache_beam.io.filesystem import FileMetadata
 from apache_beam.io.localfilesystem import LocalFileSystem
 
-from film import batch, model_io, pipeline, video_io
+from film import batch, batch_runner, model_io, pipeline, video_io
 
 H, W = 48, 64
 
@@ -149,7 +149,7 @@ def _run(items, root, model, **kwargs):
   batch.release_models()
   loads = batch.model_loads
   # An explicit memory cap: the default (a share of the free memory) depends on the machine.
-  summary = batch.run_batch(items, str(root), model=model,
+  summary = batch_runner.run_batch(items, str(root), model=model,
                             interpolator_kwargs={'precision': 'float32',  # as the reference
                                                  'max_memory_gb': 2.0},
                             options=pipeline.Options(times_to_interpolate=1,
@@ -250,17 +250,17 @@ def test_model_loaded_once_per_worker_process(inputs, tiny_model_dir, tmp_path):
 def test_bad_arguments(inputs, tiny_model_dir, tmp_path):
   items = _find(inputs)
   with pytest.raises(pipeline.InputError, match='--outputs'):
-    batch.run_batch(items, str(tmp_path), model=tiny_model_dir, outputs='nope')
+    batch_runner.run_batch(items, str(tmp_path), model=tiny_model_dir, outputs='nope')
   with pytest.raises(pipeline.InputError, match='pass --input_fps'):
-    batch.run_batch(items, str(tmp_path), model=tiny_model_dir,
+    batch_runner.run_batch(items, str(tmp_path), model=tiny_model_dir,
                     options=pipeline.Options(times_to_interpolate=None, output_fps=30))
   with pytest.raises(pipeline.InputError, match='cannot set up the model: max_memory_gb'):
     batch.release_models()
-    batch.run_batch(items, str(tmp_path / 'out'), model=tiny_model_dir, progress=False,
+    batch_runner.run_batch(items, str(tmp_path / 'out'), model=tiny_model_dir, progress=False,
                     interpolator_kwargs={'max_memory_gb': 0.01})
   assert not os.path.exists(tmp_path / 'out' / batch.MANIFEST_NAME) and not _leftovers(tmp_path)
   with pytest.raises(pipeline.InputError, match='does not exist'):
-    batch.run_batch(items, str(tmp_path), model=str(tmp_path / 'no_model'))
+    batch_runner.run_batch(items, str(tmp_path), model=str(tmp_path / 'no_model'))
 
 
 def test_urls_inputs_model_and_output_root(inputs, tiny_model_dir, tmp_path):
