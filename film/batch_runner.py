@@ -25,7 +25,7 @@ from typing import Any, Optional, Sequence
 
 from absl import logging
 
-from film import cli, pipeline
+from film import atomic, cli, pipeline
 from film import batch_storage as storage
 from film.batch import (DEFAULT_MEMORY_FRACTION, DONE, FAILED, ITEM_RECORD, MANIFEST_FIELDS,
                         MANIFEST_NAME, METRICS_NAMESPACE, OUTPUTS, RUN_DIR_PREFIX, RUN_DRIVER,
@@ -192,13 +192,15 @@ def run_batch(items: Sequence[Item], output_root: str, *, model: Optional[str] =
   output_root = output_root.rstrip('/') if remote else os.path.abspath(output_root)
   inside = [i for i in items if any(_inside(p, output_root) for p in i.inputs)]
   if inside:  # E.g. a glob that also matches the outputs of an earlier run.
+    if len(inside) == len(items):
+      raise pipeline.InputError(f'every item is inside --output_root {output_root}; outputs '
+                                'never go among the inputs: choose another output root')
     logging.warning('Ignoring %d item(s) inside --output_root (%s)', len(inside),
                     ', '.join(i.name for i in inside[:5]))
     items = [i for i in items if i not in inside]
-    if not items:
-      raise pipeline.InputError(f'every item is inside --output_root {output_root}; choose '
-                                'another output root')
   if not remote:
+    # Up front, one line: read-only folders, /proc, a path under a regular file.
+    atomic.check_output(output_root, directory=True, overwrite=True, flag='--output_root')
     os.makedirs(output_root, exist_ok=True)
   manifest_path = manifest_path or storage.join(output_root, MANIFEST_NAME)
   kwargs = dict(interpolator_kwargs or {})

@@ -62,6 +62,25 @@ def test_bad_flags_one_line_exit_2(args, message, tmp_path):
   assert message in lines[0]
 
 
+@pytest.mark.parametrize('root, message', [
+    ('INPUT', 'every item is inside --output_root'),
+    ('/proc/film-batch-out', 'cannot write in /proc'),
+    ('FILE/out', 'is a file, not a folder'),
+])
+def test_unusable_output_root_one_line_exit_2_before_any_work(root, message, folders,
+                                                              tiny_model_dir, tmp_path):
+  (tmp_path / 'file').write_text('x')
+  root = root.replace('INPUT', str(folders)).replace('FILE', str(tmp_path / 'file'))
+  before = sorted(os.listdir(folders))
+  result = _cli('--inputs', str(folders / '*'), '--output_root', root, '--model', tiny_model_dir,
+                '--max_memory_gb', '2', '--quiet')
+  assert result.returncode == 2, result.stderr
+  lines = result.stderr.strip().splitlines()
+  assert len(lines) == 1 and lines[0].startswith('film-interpolate-batch: error: '), lines
+  assert message in lines[0]
+  assert sorted(os.listdir(folders)) == before  # Nothing written among the inputs.
+
+
 def test_sigkill_mid_batch_then_rerun_finishes_only_the_missing(folders, tiny_model_dir, tmp_path):
   out = tmp_path / 'out'
   args = ['--inputs', str(folders / '*'), '--output_root', str(out), '--model', tiny_model_dir,
