@@ -294,7 +294,7 @@ def test_cli_runs_a_film_release_saved_model(images, film_small_fixture, tmp_pat
   release = os.path.join(film_small_fixture, 'saved_model')
   result = _cli('--input', images[3], '--input', images[4], '--times_to_interpolate', '1',
                 '--output_dir', str(out_dir), '--model', release, '--pyramid_levels', '5',
-                '--quiet')
+                '--quiet', '--precision', 'float32')  # float32 like the reference below
   assert result.returncode == 0, result.stderr
   frames = sorted(os.listdir(out_dir))
   assert len(frames) == 3
