@@ -61,12 +61,13 @@ class FilmNet(tf.Module):
       out['flow_feature_pyramid'] = self.feat_net(net_input[skip:])
     return out
 
-  def estimate_flows(self, f0: dict, f1: dict, batched: bool = True) -> dict[str, Pyramid]:
+  def estimate_flows(self, f0: dict, f1: dict, batched: bool = False) -> dict[str, Pyramid]:
     """Bi-directional flows from two `extract` results (independent of time, so reusable for
     every t of one pair).
 
     The estimator runs on (features0, features1) and (features1, features0); `batched` runs
-    both directions as one batch of 2B (same result, one call per conv). With
+    both directions as one batch of 2B (same result, one call per conv; measured slower on a
+    2-core CPU, so off by default). With
     'flow_feature_pyramid' in the inputs (`extract(flow_scale=s)`) the flows are estimated on
     that coarser pyramid and the finest levels are bilinear upsamplings (x2 size and value).
 
