@@ -184,7 +184,7 @@ def _graph_functions(model: FilmNet, compute_dtype: Optional[tf.DType] = None,
   """`tf.function`s of `model` for one precision / flow scale, shared by all its Interpolators.
   Every signature is shape-free, so each function is traced once per process whatever the
   frame sizes and batch; AutoGraph is off (the network has no tensor-dependent Python control
-  flow, and converting its source was ~60% of the tracing time, notes/inference.md).
+  flow, and converting its source was about half of the tracing time, notes/inference.md).
 
   * extract(x [B,H,W,3]) -> `FilmNet.extract` dict;
   * flows(f0, f1) -> {'forward', 'backward'} flow pyramids (`FilmNet.estimate_flows`), time-free;
