@@ -220,6 +220,28 @@ def _rate_from_timestamps(pts: list[int], time_base: Fraction, path: str) -> Fra
   return measured.limit_denominator(100000)
 
 
+_PACKET_FLAG_DISCARD = 0x4  # AV_PKT_FLAG_DISCARD: decoded, then dropped (an edit list's trim)
+
+
+def shown_packet_pts(framecrc: str) -> list[int]:
+  """The sorted pts of the packets that become shown frames, from ffmpeg's `framecrc` output.
+
+  Rows are `stream, dts, pts, duration, size, crc[, F=0xFLAGS]` (no `F=` means a key frame).
+  Packets flagged discard are left out: an mp4 cut by stream copy (`ffmpeg -ss/-t -c copy`) or
+  trimmed by an edit list holds packets that decode to no shown frame, so counting every
+  packet would overcount (OpenCV's box.mp4: 456 packets, 455 frames).
+  """
+  pts = []
+  for row in framecrc.splitlines():
+    if not row or row.startswith('#'):
+      continue
+    fields = [field.strip() for field in row.split(',')]
+    flags = next((int(f[2:], 16) for f in fields[6:] if f.startswith('F=')), 0x1)
+    if not flags & _PACKET_FLAG_DISCARD:
+      pts.append(int(fields[2]))
+  return sorted(pts)
+
+
 def probe_video(path: str) -> VideoInfo:
   """Reads the stream headers and every packet's timestamp (stream copy, no decoding).
 
@@ -240,8 +262,7 @@ def probe_video(path: str) -> VideoInfo:
                          'it')
   size = re.search(r', (\d{1,5})x(\d{1,5})', video_line)
   tb = re.search(r'^#tb 0: (\d+)/(\d+)', result.stdout, re.M)
-  pts = sorted(int(row.split(',')[2]) for row in result.stdout.splitlines()
-               if row and not row.startswith('#'))
+  pts = shown_packet_pts(result.stdout)
   if not size or not tb or not pts:
     raise VideoReadError(f'{path}: no video frames found ({video_line.strip()}); re-encode it')
   width, height = int(size.group(1)), int(size.group(2))

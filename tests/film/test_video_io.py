@@ -209,3 +209,30 @@ def test_writer_on_a_full_disk_raises_enospc_naming_the_file(tmp_path):
       for _ in range(4):
         writer.add(np.zeros((16, 16, 3), np.float32))
   assert error.value.errno == errno.ENOSPC and error.value.filename == str(path)
+
+
+def test_shown_packets_leave_out_discarded_ones():
+  framecrc = ('#tb 0: 1/1000000\n'
+              '0,          0,          0,    34000,    47183, 0xdda45e91\n'
+              '0,      67000,      67000,    33000,      740, 0x06366449, F=0x0\n'
+              '0,      33000,      33000,    33000,      740, 0x06366449, F=0x0\n'
+              '0,     100000,     100000,    33000,      852, 0xff56afb1, F=0x4\n'
+              '0,     133000,     133000,    33000,      852, 0xff56afb1, F=0x5\n')
+  assert video_io.shown_packet_pts(framecrc) == [0, 33000, 67000]
+
+
+def test_stream_copy_cut_counts_only_the_frames_it_shows(tmp_path):
+  """`ffmpeg -ss -c copy` keeps the packets before the cut, flagged discard: not frames."""
+  source = make_clip(tmp_path / 'a.mp4', rate='30', seconds=1)
+  cut = str(tmp_path / 'cut.mp4')
+  ffmpeg('-ss', '0.1', '-i', source, '-c', 'copy', cut)
+  framecrc = subprocess.run([FFMPEG, '-v', 'error', '-i', cut, '-map', '0:v:0', '-c', 'copy',
+                             '-f', 'framecrc', '-'], capture_output=True, text=True).stdout
+  assert re.search(r'F=0x[4-7]', framecrc)  # The premise: the cut holds discarded packets.
+  expected = reference_frames(cut)
+  info = video_io.probe_video(cut)
+  assert info.num_frames == len(expected)
+  frames = list(video_io.iter_raw_frames(info))  # Raised "damaged" when the counts differed.
+  assert len(frames) == len(expected)
+  # The same last picture (up to the YUV->RGB conversion's rounding).
+  assert np.abs(frames[-1].astype(int) - expected[-1].astype(int)).mean() < 2
