@@ -1,7 +1,6 @@
 """Checkpoint averaging and the learning-curve tool (film.training.checkpoint_tools)."""
 from __future__ import annotations
 
-import csv
 import json
 import os
 
@@ -15,7 +14,7 @@ from film.training import checkpoint_tools
 from tests.tiny import TINY_TRAINABLE as CONFIG
 
 
-def _run_with_checkpoints(run_dir, steps):
+def run_with_checkpoints(run_dir, steps):
   """A run folder with checkpoints whose every weight equals the step number."""
   os.makedirs(os.path.join(run_dir, 'checkpoints'))
   with open(os.path.join(run_dir, 'run_info.json'), 'w') as f:
@@ -33,7 +32,7 @@ def _run_with_checkpoints(run_dir, steps):
 
 def test_average_of_checkpoints_and_a_model(tmp_path):
   run = str(tmp_path / 'run')
-  model = _run_with_checkpoints(run, [250, 500, 750])
+  model = run_with_checkpoints(run, [250, 500, 750])
   assert sorted(checkpoint_tools.checkpoint_steps(run)) == [250, 500, 750]
   for v in model.trainable_variables:
     v.assign(tf.fill(v.shape, 1500.0))
@@ -51,36 +50,14 @@ def test_average_of_checkpoints_and_a_model(tmp_path):
 
 def test_average_names_missing_steps(tmp_path):
   run = str(tmp_path / 'run')
-  _run_with_checkpoints(run, [250])
+  run_with_checkpoints(run, [250])
   with pytest.raises(ValueError, match=r'no checkpoint for steps \[500\]'):
     checkpoint_tools.average(run, [250, 500], str(tmp_path / 'avg'))
 
 
-def test_curve_rows_and_best(tmp_path, monkeypatch):
-  run = str(tmp_path / 'run')
-  _run_with_checkpoints(run, [250, 300, 500])
-  seen = []
-
-  def fake_evaluate(model_dir, benchmarks):
-    value = float(model_io.load_model(model_dir).trainable_variables[0].numpy().flat[0])
-    seen.append(value)
-    return {f'{name}_psnr': value / 10 for name in benchmarks}
-
-  monkeypatch.setattr(checkpoint_tools, 'evaluate_model', fake_evaluate)
-  output = str(tmp_path / 'curve.csv')
-  checkpoint_tools.curve(run, output, {'validation': 'unused', 'test': 'unused'}, every=250)
-  assert seen == [250.0, 500.0]  # 300 is not a multiple of 250.
-  checkpoint_tools.curve(run, output, {'validation': 'unused'}, every=250)  # nothing new
-  with open(output) as f:
-    rows = list(csv.DictReader(f))
-  assert [r['label'] for r in rows] == ['ckpt-250', 'ckpt-500']
-  assert float(rows[1]['validation_psnr']) == 50.0
-  assert checkpoint_tools.best(output, 'validation')[0]['label'] == 'ckpt-500'
-
-
 def test_records_replace_paths_and_skip_checkpoints(tmp_path):
   run = str(tmp_path / 'run')
-  _run_with_checkpoints(run, [250])
+  run_with_checkpoints(run, [250])
   with open(os.path.join(run, 'data_manifest.json'), 'w') as f:
     json.dump({'train': [{'path': '/abs/data/natural/records_box/x.tfrecord'}]}, f)
   with open(os.path.join(run, 'operative_config.gin'), 'w') as f:
