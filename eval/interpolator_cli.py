@@ -60,9 +60,10 @@ _MAX_MEMORY = flags.DEFINE_float(
     '/ cgroup limits).')
 _TILE_PIXELS = flags.DEFINE_integer('max_tile_pixels', None,
                                     'Explicit cap on pixels per tile (overrides the derivation '
-                                    'from --max_memory_gb).')
+                                    'from --max_memory_gb).', lower_bound=1)
 _TILE_OVERLAP = flags.DEFINE_integer('tile_overlap', None,
-                                     'Tile overlap in pixels (default: max(4*alignment, 128)).')
+                                     'Tile overlap in pixels (default: max(4*alignment, 128)).',
+                                     lower_bound=0)
 _TIME_MODE = flags.DEFINE_enum(
     'time_mode', 'auto', ['auto', 'recursive', 'direct'], 'For --output_fps and k > 1: reach '
     'times by recursive midpoints (FILM is trained at t=0.5) or feed t to the network directly '

@@ -226,7 +226,9 @@ def test_times_out_of_range(k, images, model_dir, tmp_path):
 
 @pytest.mark.parametrize('flag,value,needles', [
     ('--precision', 'half', ['--precision', 'auto|float32|bfloat16']),
-    ('--flow_scale', '0.3', ['flow_scale must be 1, 0.5, 0.25'])])
+    ('--flow_scale', '0.3', ['flow_scale must be 1, 0.5, 0.25']),
+    ('--max_tile_pixels', '-5', ['--max_tile_pixels=-5', 'positive']),
+    ('--tile_overlap', '-1', ['--tile_overlap=-1'])])
 def test_bad_speed_flags(flag, value, needles, images, model_dir, tmp_path):
   result = _cli('--input', images[0], '--input', images[1], '--model', model_dir,
                 '--output_dir', str(tmp_path / 'out'), flag, value)
