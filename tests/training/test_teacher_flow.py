@@ -129,11 +129,16 @@ def test_flow_teacher_loss_fits_a_fixed_batch():
   optimizer = tf.keras.optimizers.Adam(0.01)
   variables = [v for v in model.trainable_variables if 'fusion' not in v.name]
   history = []
-  for _ in range(60):
+  # Up to 150 steps, stopping once the loss has halved: how fast it leaves its initial plateau
+  # depends on the initial weights, which differ with the random-op history of the process
+  # (this test alone halves it in ~40 steps; after the rest of the suite it took longer).
+  for _ in range(150):
     with tf.GradientTape() as tape:
       prediction = model(x0, x1, tf.constant([[0.5]]), aux_outputs=True)
       loss = losses.flow_teacher_loss({'teacher_flow': teacher}, prediction)
     optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables))
     history.append(float(loss))
+    if len(history) >= 5 and max(history[-5:]) < 0.5 * history[0]:
+      break
   assert history[0] > 1.0  # An untrained network predicts ~0 flow against a ~2.2 px teacher.
-  assert min(history[-5:]) < 0.5 * history[0], history
+  assert max(history[-5:]) < 0.5 * history[0], history  # Five steps in a row below half.
