@@ -4,10 +4,14 @@
   ground truth: PSNR of `time_mode='recursive'` (k=2 midpoints) vs `'direct'` (the network's
   time input, one flow estimate for the three times), both at the default precision.
 * `--flow_scales`: consecutive triplets (i, i+1, i+2) of a clip at its native size, flows at
-  full, half and quarter resolution (`flow_scale` 1, 0.5, 0.25): PSNR of frame i+1.
+  full, half and quarter resolution (`flow_scale` 1, 0.5, 0.25): PSNR of frame i+1. With
+  `--upscales 1,1.5,3` each clip is also measured enlarged (Lanczos) to 2K / 4K-sized frames:
+  the only way to get 2K/4K motion here, as no real footage wider than 1280 px is available.
+  Enlarged frames carry 4K-sized motion but no detail beyond the clip's own, so they test the
+  motion range of the coarse flows, not fine detail; results carry their `upscale`.
 
 Clips are decoded with the ffmpeg binary of imageio-ffmpeg, starting at `start` seconds
-(`PATH[@START_SECONDS]`); frames are never resized (crops, if any, keep the native pixels).
+(`PATH[@START_SECONDS]`); frames are only resized by `--upscales` (labelled in the results).
 
   python -m bench.bench_quality --time_mode_videos ../shared/samples/videos/car-turn.mp4 \
       --flow_scale_videos /work/data/bbb/bbb.mp4@540 --output bench/results/quality.json
@@ -29,16 +33,24 @@ _SCALE_VIDEOS = flags.DEFINE_list('flow_scale_videos', [], 'Clips (PATH[@START_S
 _GAPS = flags.DEFINE_integer('gaps', 20, 'Samples per clip (4-frame gaps or triplets).')
 _STRIDE = flags.DEFINE_integer('stride', 4, 'Input frames between the starts of two samples.')
 _SCALES = flags.DEFINE_list('scales', ['1', '0.5', '0.25'], 'flow_scale values to compare.')
+_UPSCALES = flags.DEFINE_list('upscales', ['1'], 'Enlargement factors (Lanczos) of the '
+                              'flow_scale clips, e.g. 1,1.5,3 for 720p, 1080p and 4K frames.')
 _PRECISION = flags.DEFINE_enum('precision', 'auto', ['auto', 'float32', 'bfloat16'],
                                'Interpolator precision for all runs.')
 _MODEL = flags.DEFINE_string('model', None, 'Model folder (default: the bundled default model).')
 _OUTPUT = flags.DEFINE_string('output', None, 'JSON file for the results.')
 
 
-def read_clip(spec: str, count: int) -> Iterator[np.ndarray]:
-  """Up to `count` frames [H,W,3] float32 in [0,1] of `PATH[@START_SECONDS]`, native size."""
+def read_clip(spec: str, count: int, upscale: float = 1.0) -> Iterator[np.ndarray]:
+  """Up to `count` frames [H,W,3] float32 in [0,1] of `PATH[@START_SECONDS]`.
+
+  Native size, or enlarged by `upscale` > 1 (Lanczos, rounded to whole pixels, clipped to [0,1]).
+  """
+  import cv2
   import imageio_ffmpeg
   path, _, start = spec.partition('@')
+  if not os.path.isfile(path):
+    raise app.UsageError(f'clip not found: {path} (give an existing video file)')
   reader = imageio_ffmpeg.read_frames(path, input_params=['-ss', start] if start else None)
   meta = reader.__next__()
   width, height = meta['size']
@@ -46,7 +58,11 @@ def read_clip(spec: str, count: int) -> Iterator[np.ndarray]:
     if index >= count:
       reader.close()
       return
-    yield np.frombuffer(raw, np.uint8).reshape(height, width, 3).astype(np.float32) / 255.0
+    frame = np.frombuffer(raw, np.uint8).reshape(height, width, 3).astype(np.float32) / 255.0
+    if upscale != 1.0:
+      size = (round(width * upscale), round(height * upscale))
+      frame = np.clip(cv2.resize(frame, size, interpolation=cv2.INTER_LANCZOS4), 0.0, 1.0)
+    yield frame
 
 
 def _psnr(prediction: np.ndarray, target: np.ndarray) -> float:
@@ -82,11 +98,11 @@ def time_modes(spec: str, gaps: int, stride: int, model, precision: str) -> dict
 
 
 def flow_scales(spec: str, samples: int, stride: int, model, precision: str,
-                scales: list[float]) -> dict:
-  """Mean PSNR of the middle frame of consecutive triplets per flow_scale."""
+                scales: list[float], upscale: float = 1.0) -> dict:
+  """Mean PSNR of the middle frame of consecutive triplets per flow_scale (frames x upscale)."""
   from film.interpolator import Interpolator
   interps = {s: Interpolator(model, flow_scale=s, precision=precision) for s in scales}
-  frames = list(read_clip(spec, (samples - 1) * stride + 3))
+  frames = list(read_clip(spec, (samples - 1) * stride + 3, upscale))
   scores = {s: [] for s in scales}
   seconds = {s: 0.0 for s in scales}
   for start in range(0, len(frames) - 2, stride):
@@ -95,8 +111,8 @@ def flow_scales(spec: str, samples: int, stride: int, model, precision: str,
       out = interp.interpolate(frames[start], frames[start + 2], 0.5)
       seconds[s] += time.perf_counter() - begin
       scores[s].append(_psnr(out, frames[start + 1]))
-  result = {'clip': spec, 'size': list(frames[0].shape[:2]), 'samples': len(scores[scales[0]]),
-            'precision': interps[scales[0]].precision,
+  result = {'clip': spec, 'upscale': upscale, 'size': list(frames[0].shape[:2]),
+            'samples': len(scores[scales[0]]), 'precision': interps[scales[0]].precision,
             'psnr': {str(s): float(np.mean(v)) for s, v in scores.items()},
             'seconds': {str(s): v for s, v in seconds.items()}}
   result['minus_full_db'] = {str(s): result['psnr'][str(s)] - result['psnr'][str(scales[0])]
@@ -124,9 +140,10 @@ def main(argv: list[str]) -> None:
     save()
   scales = [float(s) for s in _SCALES.value]
   for spec in _SCALE_VIDEOS.value:
-    results['flow_scales'].append(flow_scales(spec, _GAPS.value, _STRIDE.value, model,
-                                              _PRECISION.value, scales))
-    save()
+    for upscale in (float(u) for u in _UPSCALES.value):
+      results['flow_scales'].append(flow_scales(spec, _GAPS.value, _STRIDE.value, model,
+                                                _PRECISION.value, scales, upscale))
+      save()
   print(json.dumps(results, indent=1))
 
 
