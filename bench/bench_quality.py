@@ -10,7 +10,7 @@
   Enlarged frames carry 4K-sized motion but no detail beyond the clip's own, so they test the
   motion range of the coarse flows, not fine detail; results carry their `upscale`.
 
-Clips are decoded with the ffmpeg binary of imageio-ffmpeg, starting at `start` seconds
+Clips are decoded with `film.video_io`, starting at the frame nearest `start` seconds
 (`PATH[@START_SECONDS]`); frames are only resized by `--upscales` (labelled in the results).
 
   python -m bench.bench_quality --time_mode_videos ../shared/samples/videos/car-turn.mp4 \
@@ -44,23 +44,18 @@ _OUTPUT = flags.DEFINE_string('output', None, 'JSON file for the results.')
 def read_clip(spec: str, count: int, upscale: float = 1.0) -> Iterator[np.ndarray]:
   """Up to `count` frames [H,W,3] float32 in [0,1] of `PATH[@START_SECONDS]`.
 
-  Native size, or enlarged by `upscale` > 1 (Lanczos, rounded to whole pixels, clipped to [0,1]).
+  Read with `film.video_io` (its checks and colour handling); native size, or enlarged by
+  `upscale` > 1 (Lanczos, rounded to whole pixels, clipped to [0,1]).
   """
   import cv2
-  import imageio_ffmpeg
+  from film import video_io
   path, _, start = spec.partition('@')
-  if not os.path.isfile(path):
-    raise app.UsageError(f'clip not found: {path} (give an existing video file)')
-  reader = imageio_ffmpeg.read_frames(path, input_params=['-ss', start] if start else None)
-  meta = reader.__next__()
-  width, height = meta['size']
-  for index, raw in enumerate(reader):
-    if index >= count:
-      reader.close()
-      return
-    frame = np.frombuffer(raw, np.uint8).reshape(height, width, 3).astype(np.float32) / 255.0
+  info = video_io.probe_video(path)
+  scale = np.float32(65535.0 if info.bit_depth > 8 else 255.0)
+  size = (round(info.width * upscale), round(info.height * upscale))
+  for raw in video_io.iter_raw_frames(info, round(float(start or 0) * info.fps), count):
+    frame = raw.astype(np.float32) / scale
     if upscale != 1.0:
-      size = (round(width * upscale), round(height * upscale))
       frame = np.clip(cv2.resize(frame, size, interpolation=cv2.INTER_LANCZOS4), 0.0, 1.0)
     yield frame
 
@@ -148,4 +143,5 @@ def main(argv: list[str]) -> None:
 
 
 if __name__ == '__main__':
-  app.run(main)
+  from film import cli
+  cli.run(main, 'bench_quality')
