@@ -76,10 +76,10 @@ setup(
     },
     entry_points={
         'console_scripts': [
-            'film-convert=film.convert_cli:run',
-            'film-interpolate=film.eval.interpolator_cli:run',
-            'film-interpolate-batch=film.eval.batch_cli:run',
-            'film-export=film.export_cli:run',
+            'film-convert=film.weights.convert_cli:run',
+            'film-interpolate=film.inference.interpolate_cli:run',
+            'film-interpolate-batch=film.batch.batch_cli:run',
+            'film-export=film.weights.export_cli:run',
             'film-eval=film.eval.eval_cli:run',
             'film-create-tfrecords=film.datasets.create_tfrecords_cli:run',
             'film-fetch-bbb=film.datasets.fetch_big_buck_bunny:run',

@@ -60,7 +60,7 @@ import datasets  # Hugging Face's, untouched by ours.
 assert 'site-packages/datasets' in datasets.__file__, datasets.__file__
 table = datasets.Dataset.from_dict({'frame': [0, 1, 2]}).map(lambda r: {'twice': 2 * r['frame']})
 assert table['twice'] == [0, 2, 4]
-import film.datasets.schema, film.eval.interpolator_cli, film.training.train_cli  # ours
+import film.datasets.schema, film.inference.interpolate_cli, film.training.train_cli  # ours
 print('coexistence OK: Hugging Face datasets', datasets.__version__, 'beside film.datasets')
 EOF
 

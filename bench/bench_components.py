@@ -12,7 +12,7 @@ from absl import app, flags
 import numpy as np
 
 _MODEL = flags.DEFINE_enum('model', 'default', ['default', 'published'], 'Model (published: '
-                           'film.config.PUBLISHED with random weights).')
+                           'film.net.config.PUBLISHED with random weights).')
 _SIZE = flags.DEFINE_string('size', '720x1280', 'HxW.')
 _ROUNDS = flags.DEFINE_integer('rounds', 4, 'Rounds; the first (tracing) is not counted.')
 
@@ -21,7 +21,7 @@ def main(argv: list[str]) -> None:
   del argv
   import tensorflow as tf
   from bench.bench_speed import _make_model
-  from film.interpolator import _graph_functions  # pylint: disable=protected-access
+  from film.inference.interpolator import _graph_functions  # pylint: disable=protected-access
   height, width = (int(v) for v in _SIZE.value.split('x'))
   model = _make_model(_MODEL.value)
   rng = np.random.default_rng(0)

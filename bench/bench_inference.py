@@ -1,4 +1,4 @@
-"""Inference benchmark: seconds per output frame and peak RSS of `film.interpolator`.
+"""Inference benchmark: seconds per output frame and peak RSS of `film.inference.interpolator`.
 
 Cases (PUBLISHED configuration, random weights: timing and memory do not depend on values):
   720p_k3_reuse / 720p_k3_noreuse   1280x720 pair, times_to_interpolate=3 (7 new frames)
@@ -49,9 +49,9 @@ def _load_pair(height: int, width: int):
 
 def worker(case: str, max_memory_gb: float) -> None:
   os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
-  from film.config import PUBLISHED
-  from film.interpolator import Interpolator
-  from film.model import FilmNet
+  from film.net.config import PUBLISHED
+  from film.inference.interpolator import Interpolator
+  from film.net.model import FilmNet
   spec = CASES[case]
   x0, x1 = _load_pair(*spec['size'])
   interp = Interpolator(FilmNet(PUBLISHED), max_memory_gb=max_memory_gb,

@@ -26,8 +26,8 @@ _CHILD = flags.DEFINE_string('child', None, 'Internal: run one size (HxW) in thi
 def _measure(config_name: str, h: int, w: int, runs: int, batch: int) -> dict:
   import numpy as np
   import tensorflow as tf
-  from film.config import PUBLISHED, SMALL
-  from film.model import FilmNet, count_parameters
+  from film.net.config import PUBLISHED, SMALL
+  from film.net.model import FilmNet, count_parameters
   model = FilmNet(PUBLISHED if config_name == 'published' else SMALL)
   spec = tf.TensorSpec([None, None, None, 3], tf.float32)
   forward = tf.function(lambda a, b, t: model(a, b, t)['image'],

@@ -10,7 +10,7 @@
   Enlarged frames carry 4K-sized motion but no detail beyond the clip's own, so they test the
   motion range of the coarse flows, not fine detail; results carry their `upscale`.
 
-Clips are decoded with `film.video_io`, starting at the frame nearest `start` seconds
+Clips are decoded with `film.media.video_io`, starting at the frame nearest `start` seconds
 (`PATH[@START_SECONDS]`); frames are only resized by `--upscales` (labelled in the results).
 
   python -m bench.bench_quality --time_mode_videos ../shared/samples/videos/car-turn.mp4 \
@@ -44,11 +44,11 @@ _OUTPUT = flags.DEFINE_string('output', None, 'JSON file for the results.')
 def read_clip(spec: str, count: int, upscale: float = 1.0) -> Iterator[np.ndarray]:
   """Up to `count` frames [H,W,3] float32 in [0,1] of `PATH[@START_SECONDS]`.
 
-  Read with `film.video_io` (its checks and colour handling); native size, or enlarged by
+  Read with `film.media.video_io` (its checks and colour handling); native size, or enlarged by
   `upscale` > 1 (Lanczos, rounded to whole pixels, clipped to [0,1]).
   """
   import cv2
-  from film import video_io
+  from film.media import video_io
   path, _, start = spec.partition('@')
   info = video_io.probe_video(path)
   scale = np.float32(65535.0 if info.bit_depth > 8 else 255.0)
@@ -67,7 +67,7 @@ def _psnr(prediction: np.ndarray, target: np.ndarray) -> float:
 
 def time_modes(spec: str, gaps: int, stride: int, model, precision: str) -> dict:
   """Mean PSNR per target time for recursive vs direct time mode on 4-frame gaps of a clip."""
-  from film.interpolator import Interpolator
+  from film.inference.interpolator import Interpolator
   modes = {mode: Interpolator(model, time_mode=mode, precision=precision)
            for mode in ('recursive', 'direct')}
   frames = list(read_clip(spec, (gaps - 1) * stride + 5))
@@ -95,7 +95,7 @@ def time_modes(spec: str, gaps: int, stride: int, model, precision: str) -> dict
 def flow_scales(spec: str, samples: int, stride: int, model, precision: str,
                 scales: list[float], upscale: float = 1.0) -> dict:
   """Mean PSNR of the middle frame of consecutive triplets per flow_scale (frames x upscale)."""
-  from film.interpolator import Interpolator
+  from film.inference.interpolator import Interpolator
   interps = {s: Interpolator(model, flow_scale=s, precision=precision) for s in scales}
   frames = list(read_clip(spec, (samples - 1) * stride + 3, upscale))
   scores = {s: [] for s in scales}
@@ -118,8 +118,8 @@ def flow_scales(spec: str, samples: int, stride: int, model, precision: str,
 
 def main(argv: list[str]) -> None:
   del argv
-  from film import model_io
-  from film.interpolator import DEFAULT_MODEL_DIR
+  from film.weights import model_io
+  from film.inference.interpolator import DEFAULT_MODEL_DIR
   model = model_io.load_model(_MODEL.value or DEFAULT_MODEL_DIR)
   results: dict[str, list] = {'time_modes': [], 'flow_scales': []}
 

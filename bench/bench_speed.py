@@ -39,7 +39,7 @@ from absl import app, flags, logging
 _CASES = flags.DEFINE_list(
     'cases', ['default:720p', 'published:720p', 'default:4k', 'published:4k'],
     'MODEL:SIZE list, in order. MODEL: default (the bundled default model) or published '
-    '(film.config.PUBLISHED, random weights); SIZE: 720p (k=3), 4k (k=1), 360p (k=3), smoke.')
+    '(film.net.config.PUBLISHED, random weights); SIZE: 720p (k=3), 4k (k=1), 360p (k=3), smoke.')
 _REPEATS = flags.DEFINE_string('repeats', '720p:3,4k:1', 'Rounds per size.')
 _VARIANTS = flags.DEFINE_string(
     'variants', '720p:default,default_recursive,float32_reuse,bf16_noreuse,default_batched,'
@@ -84,10 +84,10 @@ def _per_size(spec: str, separator: str) -> dict[str, str]:
 
 
 def _make_model(name: str):
-  from film.config import PUBLISHED
-  from film.interpolator import DEFAULT_MODEL_DIR
-  from film.model import FilmNet
-  from film import model_io
+  from film.net.config import PUBLISHED
+  from film.inference.interpolator import DEFAULT_MODEL_DIR
+  from film.net.model import FilmNet
+  from film.weights import model_io
   if name == 'published':
     return FilmNet(PUBLISHED)
   return model_io.load_model(DEFAULT_MODEL_DIR)
@@ -96,7 +96,7 @@ def _make_model(name: str):
 def _settings(model_name: str, variant: str) -> dict:
   """Interpolator arguments of `variant` for `model_name`: the variants without a time mode
   get the model's recommended one, as `Interpolator.from_path` (the CLI) does."""
-  from film.interpolator import DEFAULT_MODEL_DIR, recommended_time_mode
+  from film.inference.interpolator import DEFAULT_MODEL_DIR, recommended_time_mode
   settings = dict(VARIANTS[variant])
   if model_name == 'default':
     settings.setdefault('time_mode', recommended_time_mode(DEFAULT_MODEL_DIR))
@@ -106,7 +106,7 @@ def _settings(model_name: str, variant: str) -> dict:
 def _run_variant(model, settings: dict, frames: list, k: int, max_memory_gb: float) -> dict:
   """Seconds per new frame of one 8x (k=3) / 2x (k=1) interpolation of `frames` (a pair)."""
   import numpy as np
-  from film.interpolator import Interpolator
+  from film.inference.interpolator import Interpolator
   interp = Interpolator(model, max_memory_gb=max_memory_gb, **settings)
   start = time.perf_counter()
   outputs = list(interp.interpolate_recursively(frames, k))[1:-1]  # time_mode decides how
@@ -122,7 +122,7 @@ def _run_variant(model, settings: dict, frames: list, k: int, max_memory_gb: flo
 
 def _warm_up(model, settings: dict, frames: list, max_memory_gb: float) -> float:
   """Traces the variant's graphs on one tile-sized crop (oneDNN primitives for that shape)."""
-  from film.interpolator import Interpolator
+  from film.inference.interpolator import Interpolator
   interp = Interpolator(model, max_memory_gb=max_memory_gb, **settings)
   tile = interp.tiles(*frames[0].shape[:2])[0]
   crops = [f[tile.slices] for f in frames]
@@ -135,7 +135,7 @@ def worker(model_name: str, size: str, variants: list[str], repeats: int,
            max_memory_gb: float) -> dict:
   import numpy as np
   from bench.bench_inference import _load_pair
-  from film.model import count_parameters
+  from film.net.model import count_parameters
   (height, width), k = SIZES[size]
   model = _make_model(model_name)
   frames = _load_pair(height, width)
@@ -169,7 +169,7 @@ def worker(model_name: str, size: str, variants: list[str], repeats: int,
 def memory_worker(max_memory_gb: float) -> dict:
   """One 4K pair, published config, default settings (peak RSS read by the parent)."""
   from bench.bench_inference import _load_pair
-  from film.interpolator import Interpolator
+  from film.inference.interpolator import Interpolator
   frames = _load_pair(2160, 3840)
   interp = Interpolator(_make_model('published'), max_memory_gb=max_memory_gb)
   start = time.perf_counter()
@@ -184,8 +184,8 @@ def first_frame_worker(precision: str, autograph: bool) -> dict:
   `autograph` True restores the graphs' AutoGraph conversion (the state before session 5)."""
   start = time.perf_counter()
   from bench.bench_inference import _load_pair
-  from film import interpolator as interpolator_lib
-  from film.interpolator import Interpolator
+  from film.inference import interpolator as interpolator_lib
+  from film.inference.interpolator import Interpolator
   interpolator_lib.AUTOGRAPH = autograph
   imported = time.perf_counter()
   interp = Interpolator.from_path(None, precision=precision)
@@ -207,7 +207,7 @@ def tracing_worker(autograph: bool) -> dict:
   """Seconds to trace the extract / flows / synthesize graphs of the default model in this
   (fresh) process, with or without AutoGraph (AutoGraph caches its conversions per process, so
   only a fresh process shows what a user's first call pays)."""
-  from film import interpolator as interpolator_lib
+  from film.inference import interpolator as interpolator_lib
   model = _make_model('default')
   interpolator_lib.AUTOGRAPH = autograph
   fns = interpolator_lib._graph_functions(model, None)  # pylint: disable=protected-access
@@ -268,7 +268,7 @@ def main(argv: list[str]) -> None:
     unknown = sorted(set(spec) - set(VARIANTS))
     if unknown:
       sys.exit(f'bench_speed: error: unknown variants {unknown}; choose from {sorted(VARIANTS)}')
-  from film.precision import NATIVE_BFLOAT16_CPU_FLAGS, cpu_flags
+  from film.net.precision import NATIVE_BFLOAT16_CPU_FLAGS, cpu_flags
   machine = {'cpu_flags_bf16': sorted(cpu_flags() & NATIVE_BFLOAT16_CPU_FLAGS),
              'avx512f': 'avx512f' in cpu_flags(), 'cores': os.cpu_count(),
              'load_1min_start': os.getloadavg()[0], 'started': time.strftime('%Y-%m-%d %H:%M')}

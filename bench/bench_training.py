@@ -8,7 +8,7 @@ starts, and memory is returned between cases) and prints one JSON line; the mach
     python bench/bench_training.py --cases small-f32,small-bf16 --steps 5
     python bench/bench_training.py --list
 
-Cases vary the config (published FILM / film.config.SMALL), compute dtype (float32 /
+Cases vary the config (published FILM / film.net.config.SMALL), compute dtype (float32 /
 bfloat16), feeding (synthetic in-memory tensors vs TFRecords through
 training/input_pipeline.py with augmentation), crop and batch size, TensorFlow thread
 settings and XLA. `pipeline-only` measures the input pipeline alone (batches/s) to show that
@@ -77,7 +77,7 @@ def run_case(name: str, steps: int, records_dir: str) -> dict:
     tf.config.threading.set_inter_op_parallelism_threads(settings['inter'])
   import dataclasses  # pylint: disable=g-import-not-at-top
   import numpy as np  # pylint: disable=g-import-not-at-top
-  from film import config as film_config  # pylint: disable=g-import-not-at-top
+  from film.net import config as film_config  # pylint: disable=g-import-not-at-top
   from film.training import input_pipeline, losses, trainer as trainer_lib  # pylint: disable=g-import-not-at-top
 
   batch, crop = settings['batch'], settings['crop']

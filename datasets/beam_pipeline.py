@@ -40,7 +40,7 @@ from apache_beam.io.filesystems import FileSystems
 from apache_beam.metrics.metric import Metrics, MetricsFilter
 from apache_beam.options.pipeline_options import PipelineOptions
 
-from film import atomic
+from film.media import atomic
 from film.datasets import frames as frames_lib
 from film.datasets import schema
 from film.datasets import triplets as triplets_lib

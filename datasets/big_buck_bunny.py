@@ -25,7 +25,7 @@ from typing import Any, Optional, Sequence
 from absl import logging
 from tqdm import tqdm
 
-from film import atomic, video_io
+from film.media import atomic, video_io
 from film.datasets import beam_pipeline
 from film.datasets import frames as frames_lib
 from film.datasets import layouts

@@ -23,7 +23,8 @@ from __future__ import annotations
 
 from absl import flags, logging
 
-from film import atomic, cli, image_io
+from film.media import atomic, image_io
+from film import cli
 with cli.quiet_native_stderr():  # Beam/TensorFlow import noise (film.cli contract)
   from film.datasets import beam_pipeline
   from film.datasets import frames as frames_lib
@@ -51,10 +52,10 @@ _MULTI_TIME = flags.DEFINE_bool('multi_time', False,
 _SCENE_CUT = flags.DEFINE_float('scene_cut_threshold',
                                 triplets_lib.WindowOptions.scene_cut_threshold,
                                 'Drop windows with a scene cut: consecutive frames at or above this '
-                                'RGB-histogram distance (film.scene; 0: off).')
+                                'RGB-histogram distance (film.media.scene; 0: off).')
 _STATIC = flags.DEFINE_float('static_threshold', triplets_lib.WindowOptions.static_threshold,
                              'Drop windows with a duplicate: consecutive frames at or below this '
-                             'thumbnail difference (film.scene; 0: off).')
+                             'thumbnail difference (film.media.scene; 0: off).')
 _BLACK = flags.DEFINE_float('black_threshold', triplets_lib.WindowOptions.black_threshold,
                             'Drop windows with a frame darker than this mean (0: off).')
 _START_FRAME = flags.DEFINE_integer('start_frame', 0, 'First frame of each clip to use.')

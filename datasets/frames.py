@@ -3,7 +3,7 @@ filesystem, plus resize/crop and the per-frame statistics used to drop scene cut
 black frames.
 
 Frames are `[H,W,3]` uint8 RGB numpy arrays. Decoding is the package's one reader:
-`film.image_io` (EXIF orientation, 16-bit sources rounded to 8 bits) and `film.video_io` (exact
+`film.media.image_io` (EXIF orientation, 16-bit sources rounded to 8 bits) and `film.media.video_io` (exact
 frame counts, rational frame rates, one decoded frame in memory at a time). This module adds
 Beam's filesystems: paths may be local or `gs://...`; remote videos are copied to a local
 temporary file for ffmpeg.
@@ -21,7 +21,7 @@ import cv2
 import numpy as np
 from apache_beam.io.filesystems import FileSystems
 
-from film import image_io, video_io
+from film.media import image_io, video_io
 from film.cli import UserError
 
 IMAGE_EXTENSIONS = image_io.IMAGE_EXTENSIONS
@@ -101,7 +101,7 @@ def list_frame_files(folder: str) -> list[str]:
 # ------------------------------------------------------------------------------ images
 
 def decode_image(data: bytes, name: str = 'image') -> np.ndarray:
-  """Decodes image bytes (PNG, JPEG, ...) to displayed `[H,W,3]` uint8 RGB (`film.image_io`)."""
+  """Decodes image bytes (PNG, JPEG, ...) to displayed `[H,W,3]` uint8 RGB (`film.media.image_io`)."""
   return image_io.decode_image(data, name, dtype=np.uint8)
 
 
@@ -162,7 +162,7 @@ class FrameTransform:
 # ------------------------------------------------------------------------------ videos
 
 def video_info(path: str) -> VideoInfo:
-  """Probes a video on any filesystem (`film.video_io.probe_video`: exact frame count, rational
+  """Probes a video on any filesystem (`film.media.video_io.probe_video`: exact frame count, rational
   frame rate); raises a one-line user error when it is missing or unreadable."""
   if not exists(path):
     raise InputError(f'video {path} does not exist: check the path')

@@ -6,12 +6,12 @@ From it come the triplets (x0, frame s+k, x1) at time t = k/gap, either only the
 window of gap 4 yields t = 0.25, 0.5, 0.75 and the model learns its `time` input.
 Window starts are `stride` frames apart. A window is dropped when, anywhere inside it:
 
-* a scene cut: a gap between consecutive frames that `film.scene` calls a cut at
+* a scene cut: a gap between consecutive frames that `film.media.scene` calls a cut at
   `scene_cut_threshold` (RGB-histogram distance, the measure inference uses);
-* a static or duplicated frame: a gap `film.scene` calls a duplicate at `static_threshold`
+* a static or duplicated frame: a gap `film.media.scene` calls a duplicate at `static_threshold`
   (thumbnail difference; nothing to interpolate, or a ground truth that is not really in
   between);
-* a black frame: mean brightness (of the `film.scene` thumbnail) below `black_threshold`.
+* a black frame: mean brightness (of the `film.media.scene` thumbnail) below `black_threshold`.
 
 A threshold of 0 (or below) turns its filter off. Only `gap + 1` frames are held at a time.
 """
@@ -23,7 +23,7 @@ from typing import Iterable, Iterator, Optional
 
 import numpy as np
 
-from film import scene
+from film.media import scene
 from film.datasets import frames as frames_lib
 from film.datasets import schema
 
@@ -73,11 +73,11 @@ class WindowOptions:
 
 @dataclasses.dataclass
 class _Frame:
-  """One buffered frame: pixels, its `film.scene` statistics and (lazily) its PNG bytes."""
+  """One buffered frame: pixels, its `film.media.scene` statistics and (lazily) its PNG bytes."""
   index: int
   pixels: np.ndarray
   stats: scene.FrameStats
-  gap_to_previous: Optional[str]  # `film.scene` decision; None: previous frame not contiguous.
+  gap_to_previous: Optional[str]  # `film.media.scene` decision; None: previous frame not contiguous.
   compression: int
   _png: Optional[bytes] = None
 

@@ -9,10 +9,10 @@ with `x0`, `x1` numpy `[H,W,3]` float32 in [0,1] (RGB) and `t` a float in [0,1] 
 
 * `repeat`: the nearest input frame (`x0` for t <= 0.5) -- the frame-duplication floor.
 * `average`: the linear blend `(1-t) x0 + t x1` (ghosting, no motion).
-* `dis_flow`: OpenCV DIS optical flow in both directions (`film.classical_flow`), flows to
+* `dis_flow`: OpenCV DIS optical flow in both directions (`film.inference.classical_flow`), flows to
   time t under a linear-motion approximation, backward warping of both inputs with `cv2.remap`,
   and a `(1-t), t` blend (optionally down-weighting samples whose flow fails the
-  forward-backward check). Settings: `film.classical_flow.DEFAULT_DIS_CONFIG`.
+  forward-backward check). Settings: `film.inference.classical_flow.DEFAULT_DIS_CONFIG`.
 * `ffmpeg_minterpolate`: ffmpeg's motion-compensated `minterpolate` filter (mci, aobmc, bidir,
   vsbmc) run on a lossless PNG clip in a temporary directory.
 """
@@ -28,8 +28,9 @@ import numpy as np
 from absl import logging
 from PIL import Image
 
-from film import classical_flow, video_io
-from film.classical_flow import backward_sample
+from film.inference import classical_flow
+from film.media import video_io
+from film.inference.classical_flow import backward_sample
 
 # Signature shared by all methods: ([H,W,3], [H,W,3], t) in [0,1] -> [H,W,3] in [0,1].
 MethodFn = Callable[[np.ndarray, np.ndarray, float], np.ndarray]

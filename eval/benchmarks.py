@@ -28,7 +28,7 @@ from typing import Callable, Dict, Iterator, List, NamedTuple, Optional, Sequenc
 
 import numpy as np
 
-from film import image_io
+from film.media import image_io
 from film.cli import UserError
 
 IMAGE_EXTENSIONS = image_io.IMAGE_EXTENSIONS
@@ -66,7 +66,7 @@ class Triplet(NamedTuple):
 
 
 def read_image(path: str) -> np.ndarray:
-  """Reads an image file as `[H,W,3]` float32 RGB in [0,1] (`film.image_io`: 8/16-bit, EXIF
+  """Reads an image file as `[H,W,3]` float32 RGB in [0,1] (`film.media.image_io`: 8/16-bit, EXIF
   orientation applied, alpha dropped)."""
   return image_io.read_image(path)
 

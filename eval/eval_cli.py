@@ -20,7 +20,8 @@ from absl import logging
 
 from film.eval import benchmarks as benchmarks_lib
 from film.eval import evaluate as evaluate_lib
-from film import cli, defaults
+from film import cli
+from film.weights import defaults
 
 FLAGS = flags.FLAGS
 

@@ -3,7 +3,7 @@ the report files (used by `eval/eval_cli.py`, notebooks and tests alike).
 
 Methods share the baseline signature `fn(x0, x1, t) -> frame` (`[H,W,3]` float32 in [0,1]):
 the classical baselines of `eval.baselines` plus `film`, a trained model loaded from `--model`
-through `film.interpolator.Interpolator` (imported only when a model is evaluated).
+through `film.inference.interpolator.Interpolator` (imported only when a model is evaluated).
 
 Outputs in `output_dir` (all written atomically, and only after every sample was evaluated, so a
 failed run leaves no partial results): `samples.csv`, `summary.md`, `results_table.md`,
@@ -22,7 +22,8 @@ from typing import Dict, List, Optional, Sequence, Union
 import numpy as np
 from absl import logging
 
-from film import atomic, classical_flow
+from film.media import atomic
+from film.inference import classical_flow
 from film.cli import UserError
 from film.eval import baselines as baselines_lib
 from film.eval import benchmarks as benchmarks_lib
@@ -57,7 +58,7 @@ def make_model_method(model_path: str, flip_ensemble: bool = False,
   """Loads a model directory (ours or a FILM SavedModel) as an interpolation method.
 
   Args:
-    model_path: folder accepted by `film.interpolator.Interpolator.from_path`.
+    model_path: folder accepted by `film.inference.interpolator.Interpolator.from_path`.
     flip_ensemble: average with the mirrored pair (`Interpolator(flip_ensemble=True)`).
     precision: 'auto' | 'float32' | 'bfloat16' (`Interpolator(precision=...)`).
 
@@ -65,16 +66,17 @@ def make_model_method(model_path: str, flip_ensemble: bool = False,
     `fn(x0, x1, t) -> [H,W,3]` float32 in [0,1].
 
   Raises:
-    EvaluationError: `film.interpolator` is unavailable or the model cannot be loaded.
+    EvaluationError: `film.inference.interpolator` is unavailable or the model cannot be loaded.
   """
-  from film import cli, pipeline  # pylint: disable=g-import-not-at-top
+  from film import cli  # pylint: disable=g-import-not-at-top
+  from film.inference import pipeline  # pylint: disable=g-import-not-at-top
   try:
     pipeline.check_model_files(model_path)  # cheap, before TensorFlow
     with cli.quiet_native_stderr():  # TensorFlow's start-up lines (film.cli contract)
       try:
-        from film.interpolator import Interpolator  # pylint: disable=g-import-not-at-top
+        from film.inference.interpolator import Interpolator  # pylint: disable=g-import-not-at-top
       except ImportError as error:
-        raise EvaluationError(f'cannot evaluate --model: film.interpolator is not importable '
+        raise EvaluationError(f'cannot evaluate --model: film.inference.interpolator is not importable '
                               f'({error}); install the full film package or drop --model'
                               ) from error
       interpolator = Interpolator.from_path(model_path, flip_ensemble=flip_ensemble,

@@ -26,7 +26,7 @@ from typing import Optional, Sequence
 import numpy as np
 import tensorflow as tf
 
-from film import model_io
+from film.weights import model_io
 from film.eval import benchmarks as benchmarks_lib
 from film.eval import evaluate as evaluate_lib
 from film.eval import metrics

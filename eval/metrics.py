@@ -6,7 +6,7 @@ Every metric has one signature::
 
 with `prediction` and `target` `[B,H,W,3]` float32 in [0,1] (NHWC, RGB, full frames). The
 prediction is clipped to [0,1] first, as FILM's evaluation does (the reference network never
-clips its own output). PSNR and SSIM are `film.image_metrics` (FILM's reference semantics:
+clips its own output). PSNR and SSIM are `film.media.image_metrics` (FILM's reference semantics:
 `tf.image.psnr(max_val=1.0)` and `tf.image.ssim(max_val=1.0, filter_size=11, filter_sigma=1.5,
 k1=0.01, k2=0.03)` on the RGB frame), the same functions the evaluation during training uses.
 Higher is better for PSNR and SSIM, lower is better for LPIPS.
@@ -62,7 +62,7 @@ def psnr(prediction: np.ndarray, target: np.ndarray) -> np.ndarray:
   Returns:
     `[B]` float64: `10 log10(1 / MSE)` over all pixels and channels; `inf` for identical frames.
   """
-  from film import image_metrics  # pylint: disable=g-import-not-at-top
+  from film.media import image_metrics  # pylint: disable=g-import-not-at-top
 
   prediction, target = _as_batch(prediction, target)
   return image_metrics.psnr(prediction, target).numpy().astype(np.float64)
@@ -78,7 +78,7 @@ def ssim(prediction: np.ndarray, target: np.ndarray) -> np.ndarray:
   Returns:
     `[B]` float64 in [-1,1], mean SSIM over valid 11x11 Gaussian windows and RGB channels.
   """
-  from film import image_metrics  # pylint: disable=g-import-not-at-top
+  from film.media import image_metrics  # pylint: disable=g-import-not-at-top
 
   prediction, target = _as_batch(prediction, target)
   size = image_metrics.SSIM_FILTER_SIZE

@@ -19,7 +19,7 @@ import cv2
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-from film import atomic
+from film.media import atomic
 from film.eval import metrics as metrics_lib
 
 Row = Dict[str, Union[str, float, int]]

@@ -7,7 +7,7 @@ Conventions used everywhere in this package:
 * Pyramids are Python lists, finest level first (index 0 = full resolution, each next
   level halves H and W with 2x2 average pooling).
 * Flows are `[B,H,W,2]` float32 in pixels of their own pyramid level, channels (dx, dy)
-  (checked against the reference implementation's outputs). `film.warp.warp(image, flow)`
+  (checked against the reference implementation's outputs). `film.net.warp.warp(image, flow)`
   samples `image` at `(x + flow[...,0], y + flow[...,1])` (backward warping).
 * Model inputs are the dict keys `x0`, `x1`, `time`; outputs always hold `image`, and the
   diagnostics (`x0_warped`, `x1_warped`, `forward_flow`, `backward_flow`, flow pyramids)

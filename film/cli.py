@@ -6,7 +6,7 @@ Contract (README, "Errors and exit codes"):
   unwritable or aliased output, a full disk, a bad flag value — ends the tool with **one line**
   `<prog>: error: <what, naming the file>; <the fix>` on stderr and exit status
   `EXIT_USER_ERROR` (2), in every tool. No traceback, nothing half-written (outputs are
-  published by `film.atomic` only when complete).
+  published by `film.media.atomic` only when complete).
 * A programming error (anything else) keeps its Python traceback (exit status 1): it is never
   relabelled as a user error.
 * Ctrl-C ends with one line and status 130.

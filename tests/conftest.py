@@ -31,8 +31,8 @@ def film_small_fixture(shared_dir) -> str:
 def tiny_model_dir(tmp_path_factory) -> str:
   """A film model directory of the tiny test config (`tests/tiny.py`), fixed random weights."""
   import tensorflow as tf  # pylint: disable=g-import-not-at-top  (only tests that use it)
-  from film import model_io  # pylint: disable=g-import-not-at-top
-  from film.model import FilmNet  # pylint: disable=g-import-not-at-top
+  from film.weights import model_io  # pylint: disable=g-import-not-at-top
+  from film.net.model import FilmNet  # pylint: disable=g-import-not-at-top
   from tests.tiny import TINY  # pylint: disable=g-import-not-at-top
   tf.random.set_seed(4)
   return model_io.save_model(FilmNet(TINY), str(tmp_path_factory.mktemp('model') / 'tiny'))

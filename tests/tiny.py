@@ -1,7 +1,7 @@
 """The one tiny network config the tests share (fast to build, trace and train on a CPU)."""
 import dataclasses
 
-from film.config import FilmConfig
+from film.net.config import FilmConfig
 
 # Three pyramid levels, two of them with their own flow estimator, 2 base filters.
 TINY = FilmConfig(pyramid_levels=3, fusion_pyramid_levels=3, specialized_levels=2, sub_levels=2,

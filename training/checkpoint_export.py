@@ -1,7 +1,7 @@
 """Exporting a run: its final model, or any checkpoint, as a model directory and a SavedModel.
 
-`<run_dir>/export/model/` is our model directory (`film.model_io`); `export/saved_model/` the
-serving SavedModel of the same weights (`film.export`). `film-export-checkpoint` /
+`<run_dir>/export/model/` is our model directory (`film.weights.model_io`); `export/saved_model/` the
+serving SavedModel of the same weights (`film.weights.export`). `film-export-checkpoint` /
 `film-train --export_only` call `export_checkpoint`; the training loop calls `export_model`.
 """
 from __future__ import annotations
@@ -14,10 +14,10 @@ from absl import logging
 import tensorflow as tf
 
 from film import cli
-from film import export as export_lib
-from film import model_io
-from film.config import FilmConfig
-from film.model import FilmNet
+from film.weights import export as export_lib
+from film.weights import model_io
+from film.net.config import FilmConfig
+from film.net.model import FilmNet
 from film.training import run_records
 
 

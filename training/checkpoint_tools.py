@@ -24,9 +24,9 @@ from typing import Iterable, Optional, Sequence
 import numpy as np
 import tensorflow as tf
 
-from film import model_io
-from film.config import FilmConfig
-from film.model import FilmNet, named_variables
+from film.weights import model_io
+from film.net.config import FilmConfig
+from film.net.model import FilmNet, named_variables
 
 CHECKPOINT_SUBDIR = 'checkpoints'
 RUN_INFO = 'run_info.json'

@@ -3,7 +3,7 @@
 Every config is a frozen dataclass whose defaults live in the dataclass only:
 
     gin name            dataclass                                 defined in
-    model.*             film.config.FilmConfig (+ `name`)          film/config.py
+    model.*             film.net.config.FilmConfig (+ `name`)          film/net/config.py
     training.*          TrainingConfig                            here
     training_dataset.*  DatasetConfig                             here
     eval_datasets.*     EvalConfig                                here
@@ -28,7 +28,7 @@ from typing import Any, Callable, Optional, Sequence, Union
 import gin
 
 from film.cli import UserError
-from film.config import FilmConfig
+from film.net.config import FilmConfig
 from film.training.input_pipeline import Augmentation
 from film.training.losses import LossTerm, PerceptualConfig, training_losses
 from film.training.trainer import parse_compute_dtype
@@ -56,7 +56,7 @@ class TrainingConfig:
     eval_every: steps between evaluations (0: only at the end; needs eval files).
     max_images: examples shown per image summary.
     init_model: weights a new run starts from (a film model directory or a FILM SavedModel /
-      checkpoint, as `film.model_io.load_model` reads them); ignored when the run already has
+      checkpoint, as `film.weights.model_io.load_model` reads them); ignored when the run already has
       a checkpoint (resuming wins). The optimizer starts fresh.
     init_reset_output: after `init_model`, zero the fusion decoder's output convolution. With
       `model.residual_fusion = True` the run then starts exactly from the blend of the warped

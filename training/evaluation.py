@@ -1,6 +1,6 @@
 """Periodic evaluation during training: PSNR / SSIM / L1 on validation records, and its history.
 
-Metrics are `film.image_metrics` (the same PSNR / SSIM as `film-eval`), averaged over the
+Metrics are `film.media.image_metrics` (the same PSNR / SSIM as `film-eval`), averaged over the
 examples. The history is appended to
 `eval_history.csv` and `eval_history.jsonl` in the run folder (one row per dataset and step).
 """
@@ -16,8 +16,9 @@ from absl import logging
 import numpy as np
 import tensorflow as tf
 
-from film.image_metrics import image_metrics
-from film.model import FilmNet
+from film.media.image_metrics import image_metrics
+from film.net.model import FilmNet
+from film.training import teacher_flow as teacher_lib
 
 HISTORY_CSV = 'eval_history.csv'
 HISTORY_JSONL = 'eval_history.jsonl'
@@ -25,7 +26,7 @@ HISTORY_FIELDS = ('step', 'dataset', 'psnr', 'ssim', 'l1', 'num_examples', 'seco
 
 
 class Evaluator:
-  """Runs `model` over an evaluation dataset and averages `film.image_metrics.image_metrics`.
+  """Runs `model` over an evaluation dataset and averages `film.media.image_metrics.image_metrics`.
 
   The forward pass is a `tf.function` with relaxed shapes (full frames of different sizes
   trace once or twice, not once per size). It runs in cross-replica context on the host's
@@ -38,7 +39,10 @@ class Evaluator:
 
     @tf.function(reduce_retracing=True)
     def _metrics(x0, x1, time_, y):
-      prediction = self.model(x0, x1, time_, compute_dtype=self.compute_dtype)['image']
+      prior = (teacher_lib.batch_prior_flows(x0, x1) if self.model.config.has_flow_prior
+               else None)
+      prediction = self.model(x0, x1, time_, compute_dtype=self.compute_dtype,
+                              prior_flows=prior)['image']
       return image_metrics(prediction, y)
 
     self._metrics = _metrics

@@ -17,7 +17,7 @@ both `[B,H,W,3]` float32 in [0,1] (`l1_warped` reads `prediction['x0_warped' / '
   pixels and over every level of both predicted flow pyramids, to the DIS flows of
   `example['teacher_flow']` (`training/teacher_flow.py`), counting only pixels that pass the
   teacher's forward-backward check;
-* `psnr`, `ssim`: FILM's test "losses" (metrics, higher is better): `film.image_metrics` (the
+* `psnr`, `ssim`: FILM's test "losses" (metrics, higher is better): `film.media.image_metrics` (the
   prediction clipped to [0,1], as in every evaluation), averaged over the batch.
 
 `phi_l` are post-ReLU VGG activations at conv1_2, conv2_2, conv3_2, conv4_2, conv5_2 and
@@ -57,7 +57,7 @@ from typing import Any, Callable, Mapping, Optional, Sequence
 import numpy as np
 import tensorflow as tf
 
-from film import image_metrics
+from film.media import image_metrics
 from film.training import backbones
 from film.training import pretrained
 
@@ -229,12 +229,12 @@ def flow_teacher_loss(example: Example, prediction: Prediction) -> tf.Tensor:
 
 
 def psnr_metric(example: Example, prediction: Prediction) -> tf.Tensor:
-  """Batch-mean `film.image_metrics.psnr` (FILM's 'psnr' test loss; higher is better)."""
+  """Batch-mean `film.media.image_metrics.psnr` (FILM's 'psnr' test loss; higher is better)."""
   return tf.reduce_mean(image_metrics.psnr(prediction['image'], example['y']))
 
 
 def ssim_metric(example: Example, prediction: Prediction) -> tf.Tensor:
-  """Batch-mean `film.image_metrics.ssim` (FILM's 'ssim' test loss; higher is better)."""
+  """Batch-mean `film.media.image_metrics.ssim` (FILM's 'ssim' test loss; higher is better)."""
   return tf.reduce_mean(image_metrics.ssim(prediction['image'], example['y']))
 
 

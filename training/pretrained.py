@@ -42,7 +42,7 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
-from film import atomic
+from film.media import atomic
 from film.cli import UserError
 from film.training import backbones
 

@@ -8,8 +8,8 @@ A run folder `<base_folder>/<label>/`:
     checkpoints/             ckpt-<step>.* and the `checkpoint` index (CheckpointManager)
     summaries/train, summaries/eval    TensorBoard event files
     eval_history.csv / .jsonl          evaluation results per step and dataset
-    export/model/            the final model (film.model_io format)
-    export/saved_model/      the same model as a serving SavedModel (film.export)
+    export/model/            the final model (film.weights.model_io format)
+    export/saved_model/      the same model as a serving SavedModel (film.weights.export)
 """
 from __future__ import annotations
 
@@ -26,8 +26,8 @@ import gin
 import numpy as np
 import tensorflow as tf
 
-from film import atomic
-from film.config import FilmConfig
+from film.media import atomic
+from film.net.config import FilmConfig
 
 CHECKPOINT_SUBDIR = 'checkpoints'
 SUMMARY_SUBDIR = 'summaries'

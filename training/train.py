@@ -28,8 +28,8 @@ from typing import Any, Optional, Sequence
 from absl import logging
 import tensorflow as tf
 
-from film import model_io
-from film.model import named_variables
+from film.weights import model_io
+from film.net.model import named_variables
 from film.training import checkpoint_export
 from film.training import configs as configs_lib
 from film.training import distribute
@@ -64,18 +64,33 @@ class TrainResult:
 
 def warm_start(model: Any, path: str, reset_output: bool = False) -> None:
   """Copies the weights of the model at `path` into `model` (same architecture; the
-  `residual_fusion` flag may differ), optionally zeroing the fusion output convolution.
+  `residual_fusion` flag may differ, and a flow-prior `model` may start from a model without
+  one: its prior gates keep their initial zeros), optionally zeroing the fusion output
+  convolution.
 
   Raises:
-    film.model_io.ModelLoadError: unreadable model or mismatched variables (all listed).
+    film.weights.model_io.ModelLoadError: unreadable model or mismatched variables (all listed).
   """
-  source = model_io.load_model(path, config=model.config)
+  source_config = model.config
+  if model.config.has_flow_prior and not _source_has_prior(path):
+    source_config = dataclasses.replace(model.config, flow_prior='none')
+  source = model_io.load_model(path, config=source_config)
   arrays = {name: v.numpy() for name, v in named_variables(source).items()}
+  if source_config is not model.config:  # New variables of the prior keep their zero init.
+    arrays.update({name: v.numpy() for name, v in named_variables(model).items()
+                   if name not in arrays})
   model_io.assign_weights(model, arrays, path)
   if reset_output:
     for variable in model.fusion.output_conv.trainable_variables:
       variable.assign(tf.zeros_like(variable))
   logging.info('Initialised from %s%s', path, ' (fusion output zeroed)' if reset_output else '')
+
+
+def _source_has_prior(path: str) -> bool:
+  """Whether the model directory at `path` has a flow prior (FILM SavedModels never do)."""
+  if not model_io.is_model_dir(path):
+    return False
+  return model_io.read_manifest(path).get('config', {}).get('flow_prior', 'none') != 'none'
 
 
 # ------------------------------------------------------------------------------ pieces
@@ -114,7 +129,9 @@ def _training_batches(files: list[str], config: configs_lib.RunConfig, seed: Opt
       files, batch_size=data.batch_size, crop_size=(data.crop_size, data.crop_size),
       augment=config.augmentation if data.augment else False,
       shuffle_buffer=data.shuffle_buffer, repeat=True, seed=seed,
-      teacher_flow=any(t.name in losses_lib.TEACHER_LOSSES for t in config.losses))
+      # DIS flows per augmented crop: for the 'flow_teacher' loss and/or the model's flow prior.
+      teacher_flow=(any(t.name in losses_lib.TEACHER_LOSSES for t in config.losses)
+                    or config.model.has_flow_prior))
   # TPUs and collectives cannot carry the `path` strings.
   dataset = dataset.map(lambda batch: {k: v for k, v in batch.items() if v.dtype != tf.string})
   workers = getattr(strategy.extended, '_num_workers', 1) or 1

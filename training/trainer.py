@@ -29,9 +29,10 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from film.config import FilmConfig
-from film.precision import NATIVE_BFLOAT16_CPU_FLAGS, cpu_flags, resolve_precision  # noqa: F401
-from film.model import FilmNet
+from film.net.config import FilmConfig
+from film.net.precision import NATIVE_BFLOAT16_CPU_FLAGS, cpu_flags, resolve_precision  # noqa: F401
+from film.net.model import FilmNet
+from film.training import teacher_flow as teacher_lib
 
 NON_FINITE_MARKER = 'NON_FINITE_LOSS'
 COMPUTE_DTYPES = {'float32': None, 'bfloat16': tf.bfloat16, 'float16': tf.float16}
@@ -63,7 +64,7 @@ def parse_compute_dtype(name: str) -> Optional[tf.DType]:
 def initialize_weights(model: tf.Module, seed: int) -> None:
   """Re-draws `model`'s weights reproducibly: Glorot-uniform kernels, zero biases.
 
-  Same distribution as `film.conv.Conv2D`'s own (unseeded) initialisation; variables are
+  Same distribution as `film.net.conv.Conv2D`'s own (unseeded) initialisation; variables are
   visited in name order so the draw does not depend on construction order.
   """
   rng = np.random.default_rng(seed)
@@ -184,8 +185,11 @@ class Trainer:
     local_batch = tf.cast(tf.shape(batch['x0'])[0], tf.float32)
     share = local_batch / float(self.global_batch_size)
     with tf.GradientTape() as tape:
+      prior = (teacher_lib.prior_flows(batch['teacher_flow'])
+               if self.model.config.has_flow_prior else None)
       prediction = self.model(batch['x0'], batch['x1'], batch['time'],
-                              aux_outputs=self.aux_outputs, compute_dtype=self.compute_dtype)
+                              aux_outputs=self.aux_outputs, compute_dtype=self.compute_dtype,
+                              prior_flows=prior)
       total, terms = self.loss_fn(batch, prediction, iterations)
       scaled = total * share
       to_differentiate = self.optimizer.scale_loss(scaled) if self.loss_scaling else scaled
@@ -232,7 +236,7 @@ class Trainer:
       if NON_FINITE_MARKER in message:
         raise NonFiniteLossError(self._non_finite_message(step, message)) from None
       if 'Gather' in message and 'is not in [0,' in message:
-        # NaN/Inf flows make film.warp gather at invalid indices before the loss exists.
+        # NaN/Inf flows make film.net.warp gather at invalid indices before the loss exists.
         raise NonFiniteLossError(self._non_finite_message(
             step, 'non-finite flow reached the warp: ' +
             next(line for line in message.splitlines() if 'is not in [0,' in line).strip())

@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from film import scene
+from film.media import scene
 from film.datasets import frames as frames_lib
 from film.datasets import triplets
 from tests.datasets.fakes import moving_scene

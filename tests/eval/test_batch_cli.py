@@ -1,4 +1,4 @@
-"""`film-interpolate-batch` (eval/batch_cli.py) as a subprocess: exit codes, one-line errors,
+"""`film-interpolate-batch` (film/batch/batch_cli.py) as a subprocess: exit codes, one-line errors,
 and a rerun after SIGKILL mid-batch that finishes only the missing items."""
 import json
 import os
@@ -11,7 +11,7 @@ import cv2
 import numpy as np
 import pytest
 
-from film import batch
+from film.batch import jobs as batch
 
 NUM_PAIRS = 12
 
@@ -33,7 +33,7 @@ def folders(tmp_path_factory):
 
 
 def _command(*args):
-  return [sys.executable, '-m', 'film.eval.batch_cli', *args]
+  return [sys.executable, '-m', 'film.batch.batch_cli', *args]
 
 
 def _cli(*args, timeout=300):

@@ -99,7 +99,7 @@ def test_cli_bad_inputs(tmp_path, args, message):
 def test_cli_corrupt_model_is_one_plain_line(tmp_path):
   # A truncated weights.npz: the model loader's own message (file and fix), not wrapped again.
   import shutil
-  from film import defaults
+  from film.weights import defaults
   bench = _fake_benchmark(str(tmp_path / 'tiny'), count=1)
   model = str(tmp_path / 'model')
   shutil.copytree(defaults.DEFAULT_MODEL_DIR, model)
@@ -118,7 +118,7 @@ def test_cli_corrupt_model_is_one_plain_line(tmp_path):
 
 
 def test_evaluate_with_model_method(tmp_path, monkeypatch):
-  """The `film` method goes through film.interpolator.Interpolator.from_path (faked here)."""
+  """The `film` method goes through film.inference.interpolator.Interpolator.from_path (faked here)."""
   loaded = []
 
   class FakeInterpolator:
@@ -131,7 +131,7 @@ def test_evaluate_with_model_method(tmp_path, monkeypatch):
     def interpolate(self, x0, x1, t):
       return (1 - t) * x0 + t * x1
 
-  monkeypatch.setitem(sys.modules, 'film.interpolator',
+  monkeypatch.setitem(sys.modules, 'film.inference.interpolator',
                       types.SimpleNamespace(Interpolator=FakeInterpolator))
   bench = _fake_benchmark(str(tmp_path / 'tiny'), count=2)
   model_dir = str(tmp_path / 'model')
@@ -158,9 +158,9 @@ def test_cli_with_a_real_model_directory(tmp_path, film_small_fixture, flip):
   The fixture model has reference-identical random weights, so its frames are poor; the check
   is that the CLI's PSNR for it equals a numpy PSNR of the model's own output on the same frames.
   """
-  from film import model_io
-  from film.config import SMALL
-  from film.interpolator import Interpolator
+  from film.weights import model_io
+  from film.net.config import SMALL
+  from film.inference.interpolator import Interpolator
   model = model_io.load_model(os.path.join(film_small_fixture, 'saved_model'), config=SMALL)
   model_dir = model_io.save_model(model, str(tmp_path / 'model'))
   bench = _fake_benchmark(str(tmp_path / 'tiny'), count=2, size=(40, 56))

@@ -1,8 +1,8 @@
-"""End-to-end tests of `film-interpolate` (eval/interpolator_cli.py) and film/pipeline.py.
+"""End-to-end tests of `film-interpolate` (film/inference/interpolate_cli.py) and film/inference/pipeline.py.
 
 A tiny random model (pyramid 3) on 64x64 downscaled UCF101/Middlebury frames keeps this fast.
 Subprocess runs cover the real CLI (exit codes, one-line errors); frame counts and scene logic
-run in-process through `film.pipeline` (the library the CLI calls).
+run in-process through `film.inference.pipeline` (the library the CLI calls).
 """
 import os
 import subprocess
@@ -13,9 +13,11 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from film import image_io, model_io, pipeline, video_io
-from film.interpolator import Interpolator
-from film.model import FilmNet
+from film.media import image_io, video_io
+from film.weights import model_io
+from film.inference import pipeline
+from film.inference.interpolator import Interpolator
+from film.net.model import FilmNet
 from tests.tiny import TINY
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -58,7 +60,7 @@ def images(shared_dir, tmp_path_factory):
 
 
 def _cli(*args, timeout=300):
-  return subprocess.run([sys.executable, '-m', 'film.eval.interpolator_cli', *args], cwd=REPO, env=ENV,
+  return subprocess.run([sys.executable, '-m', 'film.inference.interpolate_cli', *args], cwd=REPO, env=ENV,
                         capture_output=True, text=True, timeout=timeout)
 
 
@@ -269,7 +271,7 @@ def test_error_mid_run_leaves_no_partial_output(images, interp, tmp_path):
 
 def test_without_model_flag_uses_the_default_model(images, tmp_path):
   """No --model: the bundled default model runs (or, if a build lacks it, a one-line error)."""
-  from film import defaults
+  from film.weights import defaults
   result = _cli('--input', images[0], '--input', images[1], '--output_dir',
                 str(tmp_path / 'out'), '--quiet')
   if defaults.default_model_available():
@@ -290,8 +292,8 @@ def test_output_flags_required_and_exclusive(images, model_dir, tmp_path):
 
 def test_cli_runs_a_film_release_saved_model(images, film_small_fixture, tmp_path):
   """`--model` pointing at a FILM SavedModel directory: converted on the fly, same frames."""
-  from film.model_io import load_film_checkpoint
-  from film.config import SMALL
+  from film.weights.model_io import load_film_checkpoint
+  from film.net.config import SMALL
   out_dir = tmp_path / 'frames'
   release = os.path.join(film_small_fixture, 'saved_model')
   result = _cli('--input', images[3], '--input', images[4], '--times_to_interpolate', '1',
@@ -362,7 +364,7 @@ def test_cli_truncated_weights_are_one_line(images, model_dir, tmp_path):
                 '--output_dir', str(tmp_path / 'out'))
   _assert_one_line_error(result, 'weights.npz', 'corrupt')
   assert not (tmp_path / 'out').exists()
-  from film import model_errors
+  from film.weights import model_errors
   with pytest.raises(model_errors.ModelLoadError, match='weights.npz'):
     model_io.load_model(str(broken))
 

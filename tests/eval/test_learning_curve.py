@@ -1,7 +1,7 @@
 """Learning curves (film/eval/learning_curve.py): which checkpoints are evaluated, and the best."""
 import csv
 
-from film import model_io
+from film.weights import model_io
 from film.eval import learning_curve
 from tests.training.test_checkpoint_tools import run_with_checkpoints
 

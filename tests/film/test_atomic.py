@@ -1,9 +1,9 @@
-"""Tests for film/atomic.py: outputs appear whole or not at all; output paths checked first."""
+"""Tests for film/media/atomic.py: outputs appear whole or not at all; output paths checked first."""
 import os
 
 import pytest
 
-from film import atomic
+from film.media import atomic
 
 
 def test_output_file_and_dir_publish_only_on_success(tmp_path):

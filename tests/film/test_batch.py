@@ -1,4 +1,4 @@
-"""Tests of `film.batch`: item discovery, and whole batches through Beam's local runner.
+"""Tests of `film.batch.jobs`: item discovery, and whole batches through Beam's local runner.
 
 A tiny random model (pyramid 3) on 64x48 generated items: two image pairs from a list file, a
 frame folder, a video with an audio track and a corrupt video. Expected frames come from direct
@@ -16,7 +16,10 @@ import tensorflow as tf
 from apache_beam.io.filesystem import FileMetadata
 from apache_beam.io.localfilesystem import LocalFileSystem
 
-from film import batch, batch_runner, model_io, pipeline, video_io
+from film.batch import jobs as batch, runner as batch_runner
+from film.weights import model_io
+from film.inference import pipeline
+from film.media import video_io
 
 H, W = 48, 64
 

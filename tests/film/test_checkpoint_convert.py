@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from film import checkpoint_convert, model_io
-from film.config import PUBLISHED, SMALL, FilmConfig
+from film.weights import checkpoint_convert, model_io
+from film.net.config import PUBLISHED, SMALL, FilmConfig
 
 
 def _write_film_style_checkpoint(folder: str, arrays: dict) -> str:
@@ -85,7 +85,7 @@ def test_not_a_checkpoint(tmp_path):
 
 def _run_cli(*args):
   env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL='3')
-  return subprocess.run([sys.executable, '-m', 'film.convert_cli', *args], capture_output=True,
+  return subprocess.run([sys.executable, '-m', 'film.weights.convert_cli', *args], capture_output=True,
                         text=True, env=env, timeout=120)
 
 

@@ -1,7 +1,7 @@
-"""film/classical_flow.py: the forward-backward consistency check and backward sampling."""
+"""film/inference/classical_flow.py: the forward-backward consistency check and backward sampling."""
 import numpy as np
 
-from film import classical_flow
+from film.inference import classical_flow
 
 
 def test_consistency_mask_rejects_inconsistent_flows():

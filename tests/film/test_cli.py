@@ -71,13 +71,13 @@ def test_native_noise_is_dropped_but_fatal_errors_survive_an_abort():
 
 
 BAD_RUNS = [
-    ('film.eval.interpolator_cli', ['--input', '/nonexistent.png', '--input', '/x.png',
+    ('film.inference.interpolate_cli', ['--input', '/nonexistent.png', '--input', '/x.png',
                                     '--output_dir', '/tmp/o'], 'film-interpolate'),
-    ('film.eval.interpolator_cli', ['--times_to_interpolate=two'], 'film-interpolate'),
+    ('film.inference.interpolate_cli', ['--times_to_interpolate=two'], 'film-interpolate'),
     ('film.eval.eval_cli', ['--benchmark_dir=/nonexistent', '--output_dir=/tmp/o'], 'film-eval'),
-    ('film.convert_cli', ['--film_saved_model=/nonexistent', '--output=/tmp/o'], 'film-convert'),
-    ('film.export_cli', ['--model=/nonexistent', '--output=/tmp/o'], 'film-export'),
-    ('film.export_cli', ['--output=/proc/film/o'], 'film-export'),
+    ('film.weights.convert_cli', ['--film_saved_model=/nonexistent', '--output=/tmp/o'], 'film-convert'),
+    ('film.weights.export_cli', ['--model=/nonexistent', '--output=/tmp/o'], 'film-export'),
+    ('film.weights.export_cli', ['--output=/proc/film/o'], 'film-export'),
     ('film.training.train_cli', ['--mode=nonsense'], 'film-train'),
     ('film.training.train_cli', ['--label=x'], 'film-train'),
     ('film.training.train_cli', ['--gin_config=/nonexistent.gin', '--label=x'], 'film-train'),

@@ -5,9 +5,10 @@ import os
 import numpy as np
 import pytest
 
-from film import defaults, image_io, model_io
-from film.config import SMALL
-from film.interpolator import Interpolator
+from film.weights import defaults, model_io
+from film.media import image_io
+from film.net.config import SMALL
+from film.inference.interpolator import Interpolator
 
 
 def _psnr(a: np.ndarray, b: np.ndarray) -> float:

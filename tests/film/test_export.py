@@ -1,4 +1,4 @@
-"""Tests for film/export.py and film/export_cli.py: the serving SavedModel in a fresh process."""
+"""Tests for film/weights/export.py and film/weights/export_cli.py: the serving SavedModel in a fresh process."""
 import json
 import os
 import subprocess
@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from film import export, model_io
-from film.model import FilmNet
+from film.weights import export, model_io
+from film.net.model import FilmNet
 from tests.tiny import TINY
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -76,6 +76,6 @@ def test_export_refuses_existing_output(exported):
   model = model_io.load_model(model_dir)
   with pytest.raises(FileExistsError):
     export.export_saved_model(model, out)
-  result = subprocess.run([sys.executable, '-m', 'film.export_cli', '--model', model_dir,
+  result = subprocess.run([sys.executable, '-m', 'film.weights.export_cli', '--model', model_dir,
                            '--output', out], cwd=REPO, env=ENV, capture_output=True, text=True)
   assert result.returncode != 0 and 'already exists' in result.stderr

@@ -1,4 +1,4 @@
-"""Tests for film/image_io.py: EXIF orientation, one reader for all callers, frame naming."""
+"""Tests for film/media/image_io.py: EXIF orientation, one reader for all callers, frame naming."""
 import io
 import os
 
@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from PIL import Image, ImageOps
 
-from film import image_io
+from film.media import image_io
 
 
 def _photo(height=12, width=16, seed=0) -> np.ndarray:

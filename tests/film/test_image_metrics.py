@@ -1,8 +1,8 @@
-"""film/image_metrics.py: PSNR / SSIM / L1 against their definitions."""
+"""film/media/image_metrics.py: PSNR / SSIM / L1 against their definitions."""
 import numpy as np
 import tensorflow as tf
 
-from film import image_metrics
+from film.media import image_metrics
 
 
 def test_image_metrics_match_definitions():

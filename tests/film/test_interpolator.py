@@ -1,13 +1,13 @@
-"""Tests for film/interpolator.py: outputs, recursion, streaming, feature reuse, retiming."""
+"""Tests for film/inference/interpolator.py: outputs, recursion, streaming, feature reuse, retiming."""
 import numpy as np
 import pytest
 import tensorflow as tf
 
-from film import interpolator as interp_lib
-from film import model_io
-from film import tiling
-from film.interpolator import Interpolator
-from film.model import FilmNet
+from film.inference import interpolator as interp_lib
+from film.weights import model_io
+from film.inference import tiling
+from film.inference.interpolator import Interpolator
+from film.net.model import FilmNet
 from tests.tiny import TINY
 
 @pytest.fixture(scope='module')
@@ -155,7 +155,7 @@ def test_default_memory_cap_too_small_says_why_and_the_fix(model, monkeypatch):
 
 
 def test_from_path(tmp_path, model, monkeypatch):
-  from film import model_io
+  from film.weights import model_io
   path = model_io.save_model(model, str(tmp_path / 'm'))
   interp = Interpolator.from_path(path)
   assert interp.config == TINY

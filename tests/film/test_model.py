@@ -7,11 +7,11 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from film import model_io
-from film.model_io import load_film_checkpoint
-from film.config import PUBLISHED, FilmConfig
-from film.model import FilmNet, count_parameters, named_variables
-from film.padding import pad_to_alignment
+from film.weights import model_io
+from film.weights.model_io import load_film_checkpoint
+from film.net.config import PUBLISHED, FilmConfig
+from film.net.model import FilmNet, count_parameters, named_variables
+from film.net.padding import pad_to_alignment
 from tests.film.test_warp import _scipy_warp
 
 

@@ -5,8 +5,8 @@ import os
 import numpy as np
 import pytest
 
-from film import model_io
-from film.model import FilmNet
+from film.weights import model_io
+from film.net.model import FilmNet
 from tests.tiny import TINY
 
 

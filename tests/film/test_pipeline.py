@@ -1,4 +1,4 @@
-"""Tests for film/pipeline.py with a stand-in interpolator (linear blend, no TensorFlow): exact
+"""Tests for film/inference/pipeline.py with a stand-in interpolator (linear blend, no TensorFlow): exact
 rational rates, outputs nested in outputs, outputs that would replace inputs, unwritable
 outputs, corrupt model files, truncated videos, audio tracks and colour tags."""
 import os
@@ -12,7 +12,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from film import atomic, pipeline, video_io
+from film.media import atomic, video_io
+from film.inference import pipeline
 from film.cli import UserError
 from tests.film.test_video_io import make_clip, stream_lines
 
@@ -149,7 +150,7 @@ def test_truncated_video_is_refused_before_any_work(tmp_path):
 
 def test_corrupt_model_weights_are_reported(tmp_path):
   # Bug 6: a truncated weights.npz gave a zipfile.BadZipFile traceback.
-  from film import defaults
+  from film.weights import defaults
   model = tmp_path / 'model'
   shutil.copytree(defaults.DEFAULT_MODEL_DIR, model)
   pipeline.check_model_files(str(model))  # intact: fine
@@ -181,7 +182,7 @@ def test_16bit_png_frames_for_deep_video(tmp_path):
 
 
 def test_unreadable_model_manifest_is_reported(tmp_path):
-  from film import defaults
+  from film.weights import defaults
   model = tmp_path / 'model'
   shutil.copytree(defaults.DEFAULT_MODEL_DIR, model)
   (model / 'film_model.json').write_text('{"format": "film-model", "weights": ')  # cut short
@@ -212,7 +213,8 @@ def test_full_disk_mid_run_names_the_output_and_leaves_nothing(tmp_path, monkeyp
   # for (not a hidden temporary or nothing), and no temporary is left, nor the folders made for
   # the output.
   import errno
-  from film import cli, image_io
+  from film import cli
+  from film.media import image_io
   inputs = _photos(str(tmp_path / 'in'))
   out = str(tmp_path / 'new' / 'deeper' / ('out' if output == 'frames' else 'out.mp4'))
   if output == 'frames':

@@ -1,8 +1,8 @@
-"""Tests for film/precision.py: 'auto' picks bfloat16 only on CPUs with it in hardware."""
+"""Tests for film/net/precision.py: 'auto' picks bfloat16 only on CPUs with it in hardware."""
 import pytest
 import tensorflow as tf
 
-from film import precision
+from film.net import precision
 
 SAPPHIRE_RAPIDS = 'processor\t: 0\nflags\t\t: fpu sse2 avx2 avx512f avx512_bf16 amx_bf16 amx_tile\n'
 AVX512_ONLY = 'processor\t: 0\nflags\t\t: fpu sse2 avx2 avx512f avx512bw\n'

@@ -1,5 +1,5 @@
-"""Tests for film/resources.py: the default memory cap respects cgroup v1 and v2 limits."""
-from film import resources
+"""Tests for film/inference/resources.py: the default memory cap respects cgroup v1 and v2 limits."""
+from film.inference import resources
 
 GIB = 2**30
 
@@ -60,5 +60,5 @@ def test_no_cgroup_uses_meminfo_and_fallback(tmp_path):
 
 
 def test_interpolator_default_cap_uses_the_cgroup_aware_figure():
-  from film import interpolator
+  from film.inference import interpolator
   assert interpolator.available_memory_bytes is resources.available_memory_bytes

@@ -1,11 +1,11 @@
-"""Tests for film/scene.py: scene-cut and duplicate detection on real frames."""
+"""Tests for film/media/scene.py: scene-cut and duplicate detection on real frames."""
 import os
 
 import numpy as np
 import pytest
 
-from film import scene
-from film.image_io import read_image
+from film.media import scene
+from film.media.image_io import read_image
 
 
 @pytest.fixture(scope='module')

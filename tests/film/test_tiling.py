@@ -1,8 +1,8 @@
-"""Tests for film/tiling.py: grid geometry, partition of unity, and tiled == untiled inference."""
+"""Tests for film/inference/tiling.py: grid geometry, partition of unity, and tiled == untiled inference."""
 import numpy as np
 import pytest
 
-from film import tiling
+from film.inference import tiling
 
 
 @pytest.mark.parametrize('height,width,tile_h,tile_w,overlap', [
@@ -80,10 +80,10 @@ def test_tiled_matches_untiled_with_reference_weights(shared_dir, film_small_fix
   untiled one by < 0.01/255 (no seam).
   """
   import os
-  from film.config import SMALL
-  from film.image_io import read_image
-  from film.interpolator import Interpolator
-  from film.model_io import load_model
+  from film.net.config import SMALL
+  from film.media.image_io import read_image
+  from film.inference.interpolator import Interpolator
+  from film.weights.model_io import load_model
   model = load_model(os.path.join(film_small_fixture, 'saved_model'), config=SMALL)
   seq = os.path.join(shared_dir, 'benchmarks', 'middlebury_other', 'RubberWhale')
   x0 = read_image(os.path.join(seq, 'frame10.png'))[:256, :512]

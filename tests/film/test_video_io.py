@@ -1,4 +1,4 @@
-"""Tests for film/video_io.py on clips the tests make with ffmpeg: rational and variable frame
+"""Tests for film/media/video_io.py on clips the tests make with ffmpeg: rational and variable frame
 rates, exact frame counts, truncated files, rotation, 10-bit, colour tags, audio tracks."""
 import re
 import subprocess
@@ -8,7 +8,7 @@ import imageio_ffmpeg
 import numpy as np
 import pytest
 
-from film import video_io
+from film.media import video_io
 
 FFMPEG = imageio_ffmpeg.get_ffmpeg_exe()
 

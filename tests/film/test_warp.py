@@ -1,10 +1,10 @@
-"""film.warp against scipy.ndimage.map_coordinates and finite differences."""
+"""film.net.warp against scipy.ndimage.map_coordinates and finite differences."""
 import numpy as np
 import pytest
 import tensorflow as tf
 from scipy import ndimage
 
-from film.warp import warp
+from film.net.warp import warp
 
 
 def _scipy_warp(image: np.ndarray, flow: np.ndarray) -> np.ndarray:

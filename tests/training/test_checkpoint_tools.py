@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from film import model_io
-from film.model import FilmNet, named_variables
+from film.weights import model_io
+from film.net.model import FilmNet, named_variables
 from film.training import checkpoint_tools
 from tests.tiny import TINY_TRAINABLE as CONFIG
 

@@ -9,7 +9,7 @@ import os
 import gin
 import pytest
 
-from film import config as film_config
+from film.net import config as film_config
 from film.training import configs
 from film.training import input_pipeline
 from film.training import losses

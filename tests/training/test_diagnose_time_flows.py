@@ -7,9 +7,9 @@ import os
 import numpy as np
 from scipy import ndimage
 
-from film.config import FilmConfig
+from film.net.config import FilmConfig
 from film.eval.benchmarks import Triplet
-from film.model import FilmNet
+from film.net.model import FilmNet
 
 _SCRIPT = os.path.join(os.path.dirname(__file__), '..', '..', 'scripts', 'diagnose_time_flows.py')
 

@@ -7,8 +7,8 @@ import tensorflow as tf
 from scipy import ndimage
 
 from film.datasets import schema
-from film.model import FilmNet
-from film.warp import warp
+from film.net.model import FilmNet
+from film.net.warp import warp
 from film.training import input_pipeline as ip
 from film.training import losses
 from film.training import teacher_flow

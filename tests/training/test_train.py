@@ -27,8 +27,8 @@ import pytest
 import tensorflow as tf
 
 from film.datasets import beam_pipeline, layouts, schema, triplets
-from film import model_io
-from film.model import FilmNet, named_variables
+from film.weights import model_io
+from film.net.model import FilmNet, named_variables
 from film.training import configs
 from film.training import checkpoint_export
 from film.training import losses
@@ -203,7 +203,7 @@ def test_sigkill_resume_and_export(records, tmp_path):
   out = model(x0, x0, tf.fill([1, 1], 0.5))['image']
   assert out.shape == (1, 36, 44, 3) and np.all(np.isfinite(out.numpy()))
 
-  # The SavedModel export (film/export.py) serves the same model.
+  # The SavedModel export (film/weights/export.py) serves the same model.
   assert result.saved_model_dir and os.path.isdir(result.saved_model_dir)
   served = tf.saved_model.load(result.saved_model_dir).signatures['serving_default'](
       x0=x0, x1=x0, time=tf.fill([1, 1], 0.5))['image']

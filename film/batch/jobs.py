@@ -1,14 +1,14 @@
 """Batch interpolation: many frame folders, videos and image pairs in one Apache Beam job.
 
-The library behind `film-interpolate-batch` (`eval/batch_cli.py`): items, their discovery,
+The library behind `film-interpolate-batch` (`film/batch/batch_cli.py`): items, their discovery,
 resume checks and the work on one item. Notebooks and services call `find_items` here and
-`film.batch_runner.run_batch` (the Beam job) directly:
+`film.batch.runner.run_batch` (the Beam job) directly:
 
     items = find_items(['clips/*.mp4', 'shots/*/'], list_files=['pairs.txt'])
     summary = batch_runner.run_batch(items, 'out', options=pipeline.Options(times_to_interpolate=2))
 
 Items (`Item`): a frame folder, a video file, or two or more image files (a "pair" line of a
-list file). Each item is interpolated exactly as `film-interpolate` would (`film.pipeline.run`
+list file). Each item is interpolated exactly as `film-interpolate` would (`film.inference.pipeline.run`
 with an `Interpolator` built from the same arguments: streaming, tiling, memory cap, scene cuts).
 
 Output layout, mirroring the input names under `output_root`:
@@ -31,7 +31,7 @@ on Beam's local FnApiRunner (TensorFlow's own threads use every core for each it
 `num_workers > 1` runs that many local worker processes, each with its share of the cores and
 of the memory cap. Other runners (Dataflow, Flink, Spark) get the pipeline args unchanged; the
 inputs, the model and `output_root` must then be reachable from every worker: URLs of a Beam
-filesystem (gs://, s3://, ...; staged through local scratch space, see `film.batch_storage`)
+filesystem (gs://, s3://, ...; staged through local scratch space, see `film.batch.storage`)
 or paths on a filesystem every worker mounts at the same place. Beam counters (namespace `film_batch`): `items_done`, `items_failed`, `frames_written`,
 `model_loads`, and the distribution `item_milliseconds`.
 """
@@ -52,8 +52,10 @@ from typing import Any, Iterator, Optional, Sequence
 
 from absl import logging
 
-from film import atomic, cli, image_io, pipeline, video_io
-from film import batch_storage as storage
+from film.media import atomic, image_io, video_io
+from film import cli
+from film.inference import pipeline
+from film.batch import storage
 
 METRICS_NAMESPACE = 'film_batch'
 ITEM_RECORD = 'film_batch_item.json'
@@ -65,7 +67,7 @@ RUN_DIR_PREFIX = '.film-batch-run-'
 RUN_DRIVER = 'driver'  # host:pid of the job's driver, in its run folder
 MANIFEST_FIELDS = ('item', 'status', 'frames', 'seconds', 'reason', 'kind', 'inputs', 'outputs')
 DONE, SKIPPED, FAILED = 'done', 'skipped', 'failed'
-# Share of the available memory that local workers split (film.interpolator's default cap).
+# Share of the available memory that local workers split (film.inference.interpolator's default cap).
 DEFAULT_MEMORY_FRACTION = 0.75
 
 
@@ -90,7 +92,7 @@ class BatchJob:
 
   model: model directory / FILM SavedModel, or None for the default model.
   interpolator_kwargs: keyword arguments of `Interpolator.from_path` (memory cap, tiling, ...).
-  options: `film.pipeline.Options` template; its output paths are set per item.
+  options: `film.inference.pipeline.Options` template; its output paths are set per item.
   outputs: 'auto' (frames for folders and pairs, a video for videos), 'frames', 'video', 'both'.
   video_format: container of video outputs ('mp4', 'gif', 'mov', 'mkv').
   output_root: where the items' folders go.
@@ -195,7 +197,7 @@ def find_items(patterns: Sequence[str] = (), list_files: Sequence[str] = ()) -> 
 
   Glob matches are named relative to the pattern's leading wildcard-free folders
   ('in/*/*.mp4' -> 'shots/a' for 'in/shots/a.mp4'; video extensions are dropped); other files
-  are skipped with a warning. Raises `film.pipeline.InputError` when a pattern matches nothing,
+  are skipped with a warning. Raises `film.inference.pipeline.InputError` when a pattern matches nothing,
   nothing is found at all, or two items would write the same output name.
   """
   items: list[Item] = []
@@ -247,7 +249,7 @@ def is_finished(output_root: str, item: Item) -> bool:
 
 
 def item_options(job: BatchJob, item: Item, folder: str) -> pipeline.Options:
-  """The `film.pipeline.Options` of `item`, writing into `folder`."""
+  """The `film.inference.pipeline.Options` of `item`, writing into `folder`."""
   outputs = job.outputs
   if outputs == 'auto':
     outputs = 'video' if item.kind == 'video' else 'frames'
@@ -310,7 +312,7 @@ def process_item(job: BatchJob, item: Item, interpolator, overwrite: bool = Fals
 
   Local output root: built in a temporary sibling and renamed into place. URL output root (or
   URL inputs): inputs are copied to a local scratch folder, the item is built there, then
-  uploaded with its result record last (`film.batch_storage`). Failures of the item are caught
+  uploaded with its result record last (`film.batch.storage`). Failures of the item are caught
   and returned as a 'failed' row with a one-line reason; a failed item leaves no output.
   """
   started = time.time()
@@ -360,7 +362,7 @@ def shared_interpolator(job: BatchJob) -> tuple[Any, threading.Lock]:
   lock that serialises its use (an Interpolator is not thread-safe; TensorFlow already uses
   every core of the process inside each item).
 
-  Raises `film.pipeline.InputError` ('cannot set up the model: ...') for arguments the
+  Raises `film.inference.pipeline.InputError` ('cannot set up the model: ...') for arguments the
   Interpolator refuses (e.g. a memory cap below the model's size).
   """
   global model_loads
@@ -374,7 +376,7 @@ def shared_interpolator(job: BatchJob) -> tuple[Any, threading.Lock]:
             tf.config.threading.set_intra_op_parallelism_threads(job.intra_op_threads)
           except RuntimeError:  # TensorFlow already initialised in this process.
             pass
-        from film.interpolator import Interpolator
+        from film.inference.interpolator import Interpolator
         model = job.model
         if model and storage.is_url(model):
           model = storage.stage_model(model)
@@ -410,7 +412,7 @@ def release_models() -> None:
 # ------------------------------------------------------------------------------ the job
 
 def check_model(model: Optional[str]) -> None:
-  from film import defaults  # pylint: disable=g-import-not-at-top
+  from film.weights import defaults  # pylint: disable=g-import-not-at-top
   path = model or defaults.DEFAULT_MODEL_DIR
   if storage.is_url(path):
     if not storage.exists(storage.join(path, defaults.MODEL_MANIFEST)):

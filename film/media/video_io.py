@@ -1,6 +1,6 @@
 """The package's one video reader and writer, with the bundled ffmpeg (imageio-ffmpeg).
 
-Used by inference (`film.pipeline`) and dataset creation (`film.datasets.frames`).
+Used by inference (`film.inference.pipeline`) and dataset creation (`film.datasets.frames`).
 
 * `probe_video(path)` -> `VideoInfo`: displayed size (rotation applied), the **exact** frame
   count (one packet per frame, counted by a stream copy, no decoding), the frame rate as a
@@ -385,7 +385,7 @@ class StreamingVideoWriter:
 
   Args:
     path: .mp4/.mov/.mkv (h264, yuv420p; yuv444p for odd sizes) or .gif. Written directly
-      (callers wanting atomicity pass a temporary name, see `film.atomic`).
+      (callers wanting atomicity pass a temporary name, see `film.media.atomic`).
     height, width: frame size.
     fps: frame rate (a Fraction is passed to ffmpeg exactly, e.g. 48000/1001).
     color: colour tags to convert to and write (the input video's; BT.709 for images).

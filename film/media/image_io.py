@@ -1,6 +1,6 @@
 """The package's one image reader and writer: still frames as `[H,W,3]` arrays.
 
-Used by inference (`film.pipeline`), dataset creation (`film.datasets.frames`) and evaluation
+Used by inference (`film.inference.pipeline`), dataset creation (`film.datasets.frames`) and evaluation
 (`film.eval.benchmarks`):
 
 * `read_image(path)` / `decode_image(data, name)` -> `[H,W,3]` float32 in [0,1]
@@ -16,7 +16,7 @@ Used by inference (`film.pipeline`), dataset creation (`film.datasets.frames`) a
   Grayscale is replicated to RGB.
 * `IMAGE_EXTENSIONS`, `natural_key` (`frame_2` before `frame_10`, case-insensitive) and
   `frame_names` define what a frame folder holds and its order, for every caller.
-* `write_image` writes 8/16-bit PNG or 8-bit JPEG atomically (`film.atomic`).
+* `write_image` writes 8/16-bit PNG or 8-bit JPEG atomically (`film.media.atomic`).
 """
 from __future__ import annotations
 
@@ -30,7 +30,7 @@ import cv2
 import numpy as np
 from PIL import Image, PngImagePlugin, UnidentifiedImageError
 
-from film import atomic
+from film.media import atomic
 from film.cli import UserError
 
 # Camera/editor PNGs can carry multi-megabyte text chunks (e.g. XMP, the sample photos); Pillow's

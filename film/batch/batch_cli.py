@@ -20,7 +20,7 @@ finished items (`--overwrite` redoes them).
 
 Exit status: 0 if every item is done (now or earlier), 1 if some item failed (one line per
 failed item on stderr; the manifest has the reasons), 2 for bad flags or inputs (one line, no
-work done). The logic lives in `film.batch`.
+work done). The logic lives in `film.batch.jobs`.
 """
 from __future__ import annotations
 
@@ -31,8 +31,9 @@ os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
 
 from absl import flags, logging  # noqa: E402
 
-from film import batch, batch_runner, cli  # noqa: E402
-from film.eval import interpolator_cli as single  # noqa: E402  (defines the shared flags)
+from film.batch import jobs as batch, runner as batch_runner  # noqa: E402
+from film import cli  # noqa: E402
+from film.inference import interpolate_cli as single  # noqa: E402  (defines the shared flags)
 
 _INPUTS = flags.DEFINE_multi_string(
     'inputs', None, 'Glob pattern (repeatable; quote it): each match is a frame folder or a '
@@ -60,7 +61,7 @@ EXIT_SOME_FAILED = 1  # Some item failed (the others are done); 2 is film.cli's 
 
 
 def main(argv: list[str]) -> None:
-  from film import pipeline
+  from film.inference import pipeline
   quiet = flags.FLAGS.quiet
   if quiet:
     logging.set_verbosity(logging.WARNING)

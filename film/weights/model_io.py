@@ -7,7 +7,7 @@
                                   (e.g. "fusion/conv2d_3/kernel"), float32 or float16.
 
 `load_model` also accepts a FILM release SavedModel directory or a FILM training checkpoint and
-converts it on the fly (see `film.checkpoint_convert`).
+converts it on the fly (see `film.weights.checkpoint_convert`).
 """
 from __future__ import annotations
 
@@ -18,11 +18,11 @@ from typing import Any, Optional
 
 import numpy as np
 
-from film import atomic
-from film import checkpoint_convert
-from film.config import FilmConfig
-from film.model import FilmNet, count_parameters, named_variables
-from film.model_errors import ModelLoadError
+from film.media import atomic
+from film.weights import checkpoint_convert
+from film.net.config import FilmConfig
+from film.net.model import FilmNet, count_parameters, named_variables
+from film.weights.model_errors import ModelLoadError
 
 MANIFEST = 'film_model.json'
 WEIGHTS = 'weights.npz'
@@ -95,7 +95,7 @@ def load_film_checkpoint(path: str, config: Optional[FilmConfig] = None,
   """Builds a FilmNet holding the weights of a FILM checkpoint (strict: all or nothing).
 
   `config` wins; else the config is read off the checkpoint with `pyramid_levels` (default:
-  a gin file beside it, else 7; `film.checkpoint_convert.film_config`).
+  a gin file beside it, else 7; `film.weights.checkpoint_convert.film_config`).
   """
   arrays = checkpoint_convert.read_film_variables(path)
   if config is None:

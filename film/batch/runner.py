@@ -1,7 +1,7 @@
-"""The driver of a batch job: builds the Beam pipeline over `film.batch` items and runs it.
+"""The driver of a batch job: builds the Beam pipeline over `film.batch.jobs` items and runs it.
 
 `run_batch` checks its arguments, skips finished items (resume), runs the rest through
-`film.batch_beam.InterpolateItemFn` (the model loaded once per worker), shows progress from the
+`film.batch.beam.InterpolateItemFn` (the model loaded once per worker), shows progress from the
 rows the workers write, and writes the manifest. Module dependencies run one way:
 `batch_runner` -> `batch_beam` -> `batch`; Beam is imported only when a job runs.
 
@@ -25,9 +25,11 @@ from typing import Any, Optional, Sequence
 
 from absl import logging
 
-from film import atomic, cli, pipeline
-from film import batch_storage as storage
-from film.batch import (DEFAULT_MEMORY_FRACTION, DONE, FAILED, ITEM_RECORD, MANIFEST_FIELDS,
+from film.media import atomic
+from film import cli
+from film.inference import pipeline
+from film.batch import storage
+from film.batch.jobs import (DEFAULT_MEMORY_FRACTION, DONE, FAILED, ITEM_RECORD, MANIFEST_FIELDS,
                         MANIFEST_NAME, METRICS_NAMESPACE, OUTPUTS, RUN_DIR_PREFIX, RUN_DRIVER,
                         SKIPPED, VIDEO_FORMATS, BatchJob, Item, check_model, is_finished,
                         item_dir, quiet_imports, shared_interpolator, this_process)
@@ -147,7 +149,7 @@ def run_batch(items: Sequence[Item], output_root: str, *, model: Optional[str] =
     output_root: folder for the items' outputs (created).
     model: model directory / FILM SavedModel; None: the default model.
     interpolator_kwargs: `Interpolator.from_path` arguments (max_memory_gb, tiling, ...).
-    options: processing options (`film.pipeline.Options`; its output paths are ignored).
+    options: processing options (`film.inference.pipeline.Options`; its output paths are ignored).
     outputs: 'auto', 'frames', 'video' or 'both' (see `BatchJob`).
     video_format: 'mp4', 'gif', 'mov' or 'mkv'.
     overwrite: redo finished items (default: skip them).
@@ -161,7 +163,7 @@ def run_batch(items: Sequence[Item], output_root: str, *, model: Optional[str] =
     {'rows': manifest rows in item order, 'counts': {status: n}, 'manifest': path,
      'seconds': wall time, 'counters': Beam counters, 'job_error': one line or None}.
   Raises:
-    film.pipeline.InputError (or ModelLoadError) for bad arguments, before any work.
+    film.inference.pipeline.InputError (or ModelLoadError) for bad arguments, before any work.
   """
   if outputs not in OUTPUTS:
     raise pipeline.InputError(f'--outputs must be one of {", ".join(OUTPUTS)} (got {outputs!r})')
@@ -184,7 +186,7 @@ def run_batch(items: Sequence[Item], output_root: str, *, model: Optional[str] =
       raise pipeline.InputError("batch interpolation needs Apache Beam; pip install "
                                 "'film-interpolation[batch]'") from e
     from apache_beam.metrics.metric import MetricsFilter  # pylint: disable=g-import-not-at-top
-    from film import batch_beam  # pylint: disable=g-import-not-at-top
+    from film.batch import beam as batch_beam  # pylint: disable=g-import-not-at-top
     from film.datasets import beam_pipeline  # pylint: disable=g-import-not-at-top
 
   started = time.time()
@@ -212,7 +214,7 @@ def run_batch(items: Sequence[Item], output_root: str, *, model: Optional[str] =
     threads = max(1, (os.cpu_count() or 1) // num_workers)
     workers = num_workers
   if workers > 1 and kwargs.get('max_memory_gb') is None:  # Each would assume all of it.
-    from film import resources  # pylint: disable=g-import-not-at-top
+    from film.inference import resources  # pylint: disable=g-import-not-at-top
     kwargs['max_memory_gb'] = DEFAULT_MEMORY_FRACTION * resources.available_memory_bytes() / (
         workers * 2**30)
 

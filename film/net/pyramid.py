@@ -5,7 +5,7 @@ from typing import Sequence
 
 import tensorflow as tf
 
-from film.warp import warp
+from film.net.warp import warp
 
 Pyramid = list[tf.Tensor]
 
@@ -20,6 +20,15 @@ def build_image_pyramid(image: tf.Tensor, levels: int) -> Pyramid:
   pyramid = [image]
   for _ in range(levels - 1):
     pyramid.append(downsample(pyramid[-1]))
+  return pyramid
+
+
+def build_flow_pyramid(flow: tf.Tensor, levels: int) -> Pyramid:
+  """[B,H,W,2] flow (pixels) -> `levels` flows, each 2x2-average-pooled and halved in value
+  (pixels of its own level), finest first."""
+  pyramid = [flow]
+  for _ in range(levels - 1):
+    pyramid.append(0.5 * downsample(pyramid[-1]))
   return pyramid
 
 

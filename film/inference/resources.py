@@ -2,7 +2,7 @@
 
 A Docker / Kubernetes container sees the host's /proc/meminfo, but the kernel kills it at its
 cgroup limit; so the default memory cap (`film-interpolate` without `--max_memory_gb`) is
-computed (`film.interpolator`: 75% of `available_memory_bytes()`) from the smaller of:
+computed (`film.inference.interpolator`: 75% of `available_memory_bytes()`) from the smaller of:
 
 * host: `MemAvailable` of /proc/meminfo;
 * cgroup v2: `memory.max - memory.current` of this process's cgroup (from /proc/self/cgroup,

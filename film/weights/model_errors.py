@@ -1,4 +1,4 @@
-"""The one error of model loading, shared by `film.model_io` and `film.checkpoint_convert`."""
+"""The one error of model loading, shared by `film.weights.model_io` and `film.weights.checkpoint_convert`."""
 from film.cli import UserError
 
 

@@ -14,8 +14,8 @@ and/or `--output_video` (.mp4 or .gif).
 
 Bad input prints one line `film-interpolate: error: ...` on stderr and exits with status 2
 (`film.cli`); every input and output is checked before the model loads, no output is left
-behind, and no output may replace an input. The logic lives in `film.pipeline` and
-`film.interpolator`.
+behind, and no output may replace an input. The logic lives in `film.inference.pipeline` and
+`film.inference.interpolator`.
 """
 from __future__ import annotations
 
@@ -98,12 +98,12 @@ def _fail(message: str) -> None:
 
 
 def processing_options(output_dir: Optional[str], output_video: Optional[str]):
-  """`film.pipeline.Options` for these outputs from the processing flags.
+  """`film.inference.pipeline.Options` for these outputs from the processing flags.
 
-  Shared with `film-interpolate-batch`; raises `film.pipeline.InputError` for contradictory or
+  Shared with `film-interpolate-batch`; raises `film.inference.pipeline.InputError` for contradictory or
   out-of-range flags.
   """
-  from film import pipeline
+  from film.inference import pipeline
   times = _TIMES.value
   if _OUTPUT_FPS.value is not None:
     if flags.FLAGS['times_to_interpolate'].present:
@@ -120,9 +120,10 @@ def processing_options(output_dir: Optional[str], output_video: Optional[str]):
 
 
 def check_model_flag() -> None:
-  """Raises `film.pipeline.InputError` if --model (or, without it, the default model) is
+  """Raises `film.inference.pipeline.InputError` if --model (or, without it, the default model) is
   missing or its files are unreadable or corrupt (checked without TensorFlow)."""
-  from film import defaults, pipeline
+  from film.weights import defaults
+  from film.inference import pipeline
   if _MODEL.value is None and not defaults.default_model_available():
     raise pipeline.InputError(f'no default model is installed (expected '
                               f'{defaults.DEFAULT_MODEL_DIR}); pass --model DIR')
@@ -143,7 +144,7 @@ def interpolator_kwargs() -> dict[str, Any]:
 def main(argv: list[str]) -> None:
   if len(argv) > 1:
     _fail(f'unexpected arguments {argv[1:]}; use --input for inputs')
-  from film import pipeline
+  from film.inference import pipeline
   if _QUIET.value:
     logging.set_verbosity(logging.WARNING)
   inputs = list(_INPUT.value or [])
@@ -161,7 +162,7 @@ def main(argv: list[str]) -> None:
   # TensorFlow's C++ start-up lines would break the one-line error contract; its errors and
   # fatal messages still reach stderr (film.cli.quiet_native_stderr).
   with cli.quiet_native_stderr():
-    from film.interpolator import Interpolator
+    from film.inference.interpolator import Interpolator
     try:  # default memory cap: 75% of what the host *and* its cgroup limits leave (resources)
       interpolator = Interpolator.from_path(_MODEL.value, **interpolator_kwargs())
     except ValueError as e:  # memory cap / tiling arguments out of range

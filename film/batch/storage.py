@@ -1,10 +1,10 @@
-"""Where `film.batch` reads and writes: local paths, or URLs of Beam's filesystems (gs://, s3://,
+"""Where `film.batch.jobs` reads and writes: local paths, or URLs of Beam's filesystems (gs://, s3://,
 hdfs://, ... whichever Beam filesystem is installed) for inputs, the model and the output root.
 
 Items are processed on local disk (ffmpeg and the image readers need local files): URL inputs
 are copied to a scratch folder on the worker first, and an item's outputs are uploaded file by
 file with its result record (`film_batch_item.json`) last, so on an object store too the record
-exists only for a complete item. Local paths keep their atomic folder rename (`film.batch`).
+exists only for a complete item. Local paths keep their atomic folder rename (`film.batch.jobs`).
 The helpers for remote listing and reading are `film.datasets.frames`' (imported lazily: they
 need Apache Beam).
 """
@@ -14,7 +14,7 @@ import os
 import shutil
 import tempfile
 
-from film import atomic
+from film.media import atomic
 
 
 def is_url(path: str) -> bool:

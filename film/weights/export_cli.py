@@ -1,4 +1,4 @@
-"""`film-export`: model directory / FILM SavedModel -> serving SavedModel (see `film.export`).
+"""`film-export`: model directory / FILM SavedModel -> serving SavedModel (see `film.weights.export`).
 
   film-export --model models/film_style --output exported/film_style
   saved_model_cli show --dir exported/film_style --tag_set serve --signature_def serving_default
@@ -11,7 +11,8 @@ os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
 
 from absl import flags, logging  # noqa: E402
 
-from film import atomic, cli  # noqa: E402
+from film.media import atomic  # noqa: E402
+from film import cli  # noqa: E402
 
 _MODEL = flags.DEFINE_string('model', None, 'Model directory (our format) or FILM SavedModel / '
                              'checkpoint. Default: film/default_model/.')
@@ -28,7 +29,7 @@ def main(argv: list[str]) -> None:
     cli.fail(PROG, f'unexpected arguments {argv[1:]}')
   if not _OUTPUT.value:
     cli.fail(PROG, 'pass --output DIR (and --model DIR)')
-  from film import defaults
+  from film.weights import defaults
   path = _MODEL.value
   if path is None:
     if not defaults.default_model_available():
@@ -40,10 +41,10 @@ def main(argv: list[str]) -> None:
   # Cheap checks before TensorFlow: the output, and the model's files.
   atomic.check_output(_OUTPUT.value, inputs=[path], overwrite=_OVERWRITE.value, directory=True,
                       flag='--output')
-  from film import pipeline
+  from film.inference import pipeline
   pipeline.check_model_files(path)
   with cli.quiet_native_stderr():
-    from film import export, model_io
+    from film.weights import export, model_io
     model = model_io.load_model(path, pyramid_levels=_LEVELS.value)
   out = export.export_saved_model(model, _OUTPUT.value, overwrite=_OVERWRITE.value)
   logging.info('Wrote %s', out)

@@ -10,9 +10,9 @@ from typing import Sequence
 
 import tensorflow as tf
 
-from film.config import FilmConfig
-from film.conv import Conv2D
-from film.feature_extractor import feature_channels
+from film.net.config import FilmConfig
+from film.net.conv import Conv2D
+from film.net.feature_extractor import feature_channels
 
 
 def aligned_channels(config: FilmConfig, level: int) -> int:

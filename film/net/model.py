@@ -6,13 +6,13 @@ from typing import Optional
 
 import tensorflow as tf
 
-from film.config import FilmConfig
-from film.feature_extractor import FeatureExtractor
-from film.flow_estimator import PyramidFlowEstimator
-from film.fusion import Fusion
-from film.padding import crop_to_box, pad_to_alignment
-from film import pyramid as pyr
-from film.pyramid import Pyramid
+from film.net.config import FilmConfig
+from film.net.feature_extractor import FeatureExtractor
+from film.net.flow_estimator import PyramidFlowEstimator
+from film.net.fusion import Fusion
+from film.net.padding import crop_to_box, pad_to_alignment
+from film.net import pyramid as pyr
+from film.net.pyramid import Pyramid
 
 
 class FilmNet(tf.Module):
@@ -25,6 +25,11 @@ class FilmNet(tf.Module):
   `aux_outputs=True`: `x0_warped`, `x1_warped` [B,H,W,3], `forward_flow` (x0->x1) and
   `backward_flow` (x1->x0) [B,H,W,2] at full resolution before the time scaling, and the
   (padded) `forward_flow_pyramid`, `backward_flow_pyramid`, residual flow pyramids.
+
+  A model with a classical-flow prior (`config.flow_prior = 'dis'`) also needs `prior_flows`:
+  {'forward': x0->x1, 'backward': x1->x0} [B,H,W,2] float32 pixel flows at the inputs' size
+  (OpenCV DIS, `film.inference.classical_flow.bidirectional_flows`); they are padded like the
+  images and pooled into a pyramid (`pyramid.build_flow_pyramid`).
   """
 
   def __init__(self, config: FilmConfig = FilmConfig(), name: str = 'film_net'):
@@ -61,7 +66,26 @@ class FilmNet(tf.Module):
       out['flow_feature_pyramid'] = self.feat_net(net_input[skip:])
     return out
 
-  def estimate_flows(self, f0: dict, f1: dict, batched: bool = False) -> dict[str, Pyramid]:
+  def prior_pyramids(self, prior_flows: Optional[dict], skip: int = 0) -> Optional[dict]:
+    """The prior's {'forward', 'backward'} flow pyramids for the flow estimator (padded like
+    the images, the finest `skip` levels dropped for `flow_scale` < 1); None without a prior.
+    Raises ValueError when the model's `flow_prior` and the presence of `prior_flows` disagree."""
+    if not self.config.has_flow_prior:
+      if prior_flows is not None:
+        raise ValueError('this model has no flow prior (flow_prior=none); do not pass prior_flows')
+      return None
+    if prior_flows is None:
+      raise ValueError(f'this model has a {self.config.flow_prior!r} flow prior: pass prior_flows '
+                       "{'forward', 'backward'} (film.inference.classical_flow)")
+    out = {}
+    for name in ('forward', 'backward'):
+      flow, _ = pad_to_alignment(tf.convert_to_tensor(prior_flows[name], tf.float32),
+                                 self.config.alignment)
+      out[name] = pyr.build_flow_pyramid(flow, self.config.pyramid_levels)[skip:]
+    return out
+
+  def estimate_flows(self, f0: dict, f1: dict, batched: bool = False,
+                     prior_flows: Optional[dict] = None) -> dict[str, Pyramid]:
     """Bi-directional flows from two `extract` results (independent of time, so reusable for
     every t of one pair).
 
@@ -71,20 +95,25 @@ class FilmNet(tf.Module):
     'flow_feature_pyramid' in the inputs (`extract(flow_scale=s)`) the flows are estimated on
     that coarser pyramid and the finest levels are bilinear upsamplings (x2 size and value).
 
+    `prior_flows`: the classical flows of a flow-prior model (see the class docstring).
+
     Returns float32 pyramids (finest first): 'forward' (x0->x1) and 'backward' (x1->x0) flows
     at the `fusion_pyramid_levels` finest levels, and the estimator's 'forward_residual' /
     'backward_residual' flows.
     """
     key = 'flow_feature_pyramid' if 'flow_feature_pyramid' in f0 else 'feature_pyramid'
     a, b = f0[key], f1[key]
+    prior = self.prior_pyramids(prior_flows, self.config.pyramid_levels - len(a))
     if batched:
       n = tf.shape(a[0])[0]
+      both_prior = None if prior is None else [
+          tf.concat([x, y], 0) for x, y in zip(prior['forward'], prior['backward'])]
       both = self.predict_flow([tf.concat([x, y], 0) for x, y in zip(a, b)],
-                               [tf.concat([y, x], 0) for x, y in zip(a, b)])
+                               [tf.concat([y, x], 0) for x, y in zip(a, b)], both_prior)
       forward_residuals, backward_residuals = [r[:n] for r in both], [r[n:] for r in both]
     else:
-      forward_residuals = self.predict_flow(a, b)
-      backward_residuals = self.predict_flow(b, a)
+      forward_residuals = self.predict_flow(a, b, None if prior is None else prior['forward'])
+      backward_residuals = self.predict_flow(b, a, None if prior is None else prior['backward'])
     flows = {}
     for name, residuals in (('forward', forward_residuals), ('backward', backward_residuals)):
       pyramid = pyr.flow_pyramid_synthesis(residuals)
@@ -149,17 +178,19 @@ class FilmNet(tf.Module):
     return outputs
 
   def interpolate_features(self, f0: dict, f1: dict, time: tf.Tensor,
-                           aux_outputs: bool = False) -> dict[str, tf.Tensor]:
+                           aux_outputs: bool = False,
+                           prior_flows: Optional[dict] = None) -> dict[str, tf.Tensor]:
     """The pairwise part: flows, warping to `time` [B,1] and fusion, from two `extract` results."""
-    return self.synthesize(f0, f1, self.estimate_flows(f0, f1), time, aux_outputs)
+    return self.synthesize(f0, f1, self.estimate_flows(f0, f1, prior_flows=prior_flows), time,
+                           aux_outputs)
 
   def __call__(self, x0: tf.Tensor, x1: tf.Tensor, time: tf.Tensor, aux_outputs: bool = False,
-               compute_dtype: Optional[tf.DType] = None,
-               flow_scale: float = 1.0) -> dict[str, tf.Tensor]:
+               compute_dtype: Optional[tf.DType] = None, flow_scale: float = 1.0,
+               prior_flows: Optional[dict] = None) -> dict[str, tf.Tensor]:
     """Interpolates the frame at `time` between `x0` and `x1` (see the class docstring)."""
     return self.interpolate_features(self.extract(x0, compute_dtype, flow_scale),
                                      self.extract(x1, compute_dtype, flow_scale), time,
-                                     aux_outputs)
+                                     aux_outputs, prior_flows)
 
 
 def flow_levels_skipped(flow_scale: float, config: FilmConfig) -> int:

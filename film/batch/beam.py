@@ -1,12 +1,12 @@
-"""The Beam side of `film.batch`: the DoFn that interpolates items on a worker.
+"""The Beam side of `film.batch.jobs`: the DoFn that interpolates items on a worker.
 
-Kept apart so that `film.batch` (item discovery, resume checks, the manifest) imports without
-Apache Beam; `film.batch_runner.run_batch` builds the pipeline with it.
+Kept apart so that `film.batch.jobs` (item discovery, resume checks, the manifest) imports without
+Apache Beam; `film.batch.runner.run_batch` builds the pipeline with it.
 """
 import apache_beam as beam
 from apache_beam.metrics.metric import Metrics
 
-from film import batch
+from film.batch import jobs as batch
 
 
 class InterpolateItemFn(beam.DoFn):

@@ -7,7 +7,7 @@ Signature `serving_default`:
   outputs  image float32 [B,H,W,3]  interpolated frame, clipped to [0,1]
 B, H and W are free (`None`): padding to the model's alignment (mirror reflection) and the crop
 back happen inside the graph. Untiled: the caller bounds the frame size by the serving memory
-(about `film.interpolator.pair_bytes_per_pixel(config)` bytes per pixel, ~4.9 KB for the
+(about `film.inference.interpolator.pair_bytes_per_pixel(config)` bytes per pixel, ~4.9 KB for the
 published config).
 
     module = tf.saved_model.load(path)
@@ -22,8 +22,8 @@ import os
 from absl import logging
 import tensorflow as tf
 
-from film import atomic
-from film.model import FilmNet, count_parameters
+from film.media import atomic
+from film.net.model import FilmNet, count_parameters
 
 SIGNATURE_KEY = 'serving_default'
 _IMAGE_SPEC = tf.TensorSpec([None, None, None, 3], tf.float32)

@@ -7,7 +7,7 @@ variables (`feat_net/`, `predict_flow/`, `fusion/`; optimizer slots and counters
 renumber the auto-named fusion convs by creation order, and assign them to a `FilmNet`.
 Everything but the pyramid depth can be read off the variable shapes; the depth comes from the
 caller, a gin file beside the checkpoint, or defaults to FILM's published 7 levels
-(`film_config`). Building the network from the arrays is `film.model_io.load_film_checkpoint`.
+(`film_config`). Building the network from the arrays is `film.weights.model_io.load_film_checkpoint`.
 """
 from __future__ import annotations
 
@@ -21,8 +21,8 @@ import tensorflow as tf
 from absl import logging
 from tensorflow.core.protobuf import trackable_object_graph_pb2
 
-from film.config import FilmConfig
-from film.model_errors import ModelLoadError
+from film.net.config import FilmConfig
+from film.weights.model_errors import ModelLoadError
 
 _NETWORK_SCOPES = ('feat_net/', 'predict_flow/', 'fusion/')
 _FUSION_CONV = re.compile(r'^fusion/conv2d(?:_(\d+))?/(kernel|bias)$')

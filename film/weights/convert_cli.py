@@ -11,7 +11,8 @@ os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
 
 from absl import flags, logging  # noqa: E402
 
-from film import atomic, cli  # noqa: E402
+from film.media import atomic  # noqa: E402
+from film import cli  # noqa: E402
 
 _FILM = flags.DEFINE_string('film_saved_model', None,
                             'FILM SavedModel directory, training directory or checkpoint prefix.')
@@ -29,8 +30,8 @@ def convert(film_path: str, output: str, pyramid_levels: int | None = None,
             config_json: str | None = None, float16: bool = False,
             overwrite: bool = False) -> str:
   """Converts a FILM checkpoint to our model directory; returns the output path."""
-  from film import model_io
-  from film.config import FilmConfig
+  from film.weights import model_io
+  from film.net.config import FilmConfig
   config = None
   if config_json:
     with open(config_json) as f:

@@ -9,6 +9,9 @@ from typing import Any
 
 # Ways to make the flows from time t to the inputs (FilmConfig.time_flows).
 TIME_FLOWS = ('film', 'both')
+# Classical-flow priors of the flow estimator (FilmConfig.flow_prior) and where they enter.
+FLOW_PRIORS = ('none', 'dis')
+FLOW_PRIOR_LEVELS = ('all', 'coarsest')
 
 
 @dataclasses.dataclass(frozen=True)
@@ -34,6 +37,16 @@ class FilmConfig:
       SloMo's linear-motion combination, Jiang et al. 2018): `F_t0 = t^2 F_10 - t(1-t) F_01`,
       `F_t1 = (1-t)^2 F_01 - t(1-t) F_10`, which averages the two directions' estimates (at
       t = 0.5 each flow counts half) and so halves independent flow errors' variance.
+    flow_prior: not in FILM ('none' reproduces FILM exactly). 'dis': the model takes classical
+      bidirectional flows (OpenCV DIS, `film.inference.classical_flow`) as an extra input and its
+      flow estimator predicts residuals over them, each level's residual scaled by a learned
+      gate `predict_flow/prior_gate` [pyramid_levels] that starts at 0, so that an untrained
+      prior model's flows are exactly the prior's pyramid (2x2 average pooling, values halved
+      per level).
+    flow_prior_levels: where the prior enters ('dis' only). 'all': at every level the prior's
+      own detail is added to the upsampled coarser flow and the residual there is gated;
+      'coarsest': the prior initialises the coarsest level only (gated there), the finer levels
+      refine it as FILM does (ungated), so step 0 is the coarse prior upsampled.
   """
   pyramid_levels: int = 7
   fusion_pyramid_levels: int = 5
@@ -44,6 +57,8 @@ class FilmConfig:
   filters: int = 64
   residual_fusion: bool = False
   time_flows: str = 'film'
+  flow_prior: str = 'none'
+  flow_prior_levels: str = 'all'
 
   def __post_init__(self) -> None:
     object.__setattr__(self, 'flow_convs', tuple(int(v) for v in self.flow_convs))
@@ -73,8 +88,19 @@ class FilmConfig:
     if self.time_flows not in TIME_FLOWS:
       problems.append(f'time_flows must be one of {", ".join(TIME_FLOWS)} '
                       f'(got {self.time_flows!r})')
+    if self.flow_prior not in FLOW_PRIORS:
+      problems.append(f'flow_prior must be one of {", ".join(FLOW_PRIORS)} '
+                      f'(got {self.flow_prior!r})')
+    if self.flow_prior_levels not in FLOW_PRIOR_LEVELS:
+      problems.append(f'flow_prior_levels must be one of {", ".join(FLOW_PRIOR_LEVELS)} '
+                      f'(got {self.flow_prior_levels!r})')
     if problems:
       raise ValueError('Invalid FILM config: ' + '; '.join(problems))
+
+  @property
+  def has_flow_prior(self) -> bool:
+    """True when the model takes classical prior flows as an input."""
+    return self.flow_prior != 'none'
 
   @property
   def alignment(self) -> int:

@@ -1,6 +1,6 @@
 """`Interpolator`: the one inference class that owns padding, tiling, recursion and reuse.
 
-Shared by the `film-interpolate` CLI, the evaluation code and `film.export`:
+Shared by the `film-interpolate` CLI, the evaluation code and `film.weights.export`:
 
     interp = Interpolator.from_path('models/film_style')     # or Interpolator(model)
     mid = interp.interpolate(x0, x1, 0.5)                    # [H,W,3] or [B,H,W,3] in [0,1]
@@ -21,7 +21,7 @@ LRU thrashing on the cyclic tile order), so reuse degrades gracefully under a ti
 
 **Padding** is done by the model (mirror reflection to a multiple of `config.alignment`).
 
-**Tiling** (`film.tiling`): when a frame has more pixels than `max_tile_pixels`, it is cut into
+**Tiling** (`film.inference.tiling`): when a frame has more pixels than `max_tile_pixels`, it is cut into
 overlapping tiles (multiples of the alignment, overlap `tile_overlap`, default
 `default_overlap(config)`), each interpolated on its own, blended with raised-cosine feathering.
 `max_memory_gb` maps to `max_tile_pixels` via `pair_bytes_per_pixel(config)`, a measured figure.
@@ -35,7 +35,7 @@ computing only the nodes needed (shared between targets of a gap); `'direct'` fe
 network (one evaluation per output frame, batched).
 
 **Speed** (notes/inference.md, "Session 5"): `precision='auto'` runs the convolutions in
-bfloat16 on CPUs with native bfloat16 (`film.precision`), warps/flows/outputs in float32; the
+bfloat16 on CPUs with native bfloat16 (`film.net.precision`), warps/flows/outputs in float32; the
 flows of a pair are estimated once for all its target times (`FilmNet.estimate_flows`, time-free;
 both directions in one batch is an option, slower here); `flow_scale` < 1 estimates them on downscaled frames; the
 graphs have shape-free signatures (one trace per process) and are traced without AutoGraph.
@@ -52,12 +52,12 @@ from absl import logging
 import numpy as np
 import tensorflow as tf
 
-from film import resources, tiling
-from film import precision as precision_lib
-from film.config import FilmConfig
-from film.defaults import DEFAULT_MODEL_DIR  # re-exported
-from film.feature_extractor import feature_channels
-from film.model import FilmNet, flow_levels_skipped
+from film.inference import classical_flow, resources, tiling
+from film.net import precision as precision_lib
+from film.net.config import FilmConfig
+from film.weights.defaults import DEFAULT_MODEL_DIR  # re-exported
+from film.net.feature_extractor import feature_channels
+from film.net.model import FilmNet, flow_levels_skipped
 
 
 # Peak resident bytes of one pairwise interpolation (both `extract` calls + flow + warp + fusion)
@@ -114,7 +114,7 @@ def default_overlap(config: FilmConfig) -> int:
   return max(4 * config.alignment, 128)
 
 
-# Host MemAvailable capped by container (cgroup v1/v2) limits; see film/resources.py.
+# Host MemAvailable capped by container (cgroup v1/v2) limits; see film/inference/resources.py.
 available_memory_bytes = resources.available_memory_bytes
 
 
@@ -187,10 +187,12 @@ def _graph_functions(model: FilmNet, compute_dtype: Optional[tf.DType] = None,
   flow, and converting its source was about half of the tracing time, notes/inference.md).
 
   * extract(x [B,H,W,3]) -> `FilmNet.extract` dict;
-  * flows(f0, f1) -> {'forward', 'backward'} flow pyramids (`FilmNet.estimate_flows`), time-free;
+  * flows(f0, f1[, prior_flows]) -> {'forward', 'backward'} flow pyramids
+    (`FilmNet.estimate_flows`), time-free; flow-prior models also take the pair's classical
+    flows {'forward', 'backward'} [B,H,W,2];
   * synthesize(f0, f1, flows, time [B,1]) -> clipped image [B,H,W,3]; features and flows of
     batch 1 are broadcast to B target times;
-  * full(x0, x1, time) -> clipped image [B,H,W,3].
+  * full(x0, x1, time) -> clipped image [B,H,W,3] (models without a flow prior).
   """
   key = (compute_dtype, float(flow_scale), bool(batch_directions), AUTOGRAPH)
   per_model = _GRAPH_FUNCTIONS.setdefault(model, {})
@@ -205,9 +207,14 @@ def _graph_functions(model: FilmNet, compute_dtype: Optional[tf.DType] = None,
                for _ in range(config.fusion_pyramid_levels)]
   flows_spec = {'forward': flow_spec, 'backward': flow_spec}
 
-  def flows(f0: dict, f1: dict) -> dict:
-    out = model.estimate_flows(f0, f1, batched=batch_directions)
+  def flows(f0: dict, f1: dict, prior_flows: Optional[dict] = None) -> dict:
+    out = model.estimate_flows(f0, f1, batched=batch_directions, prior_flows=prior_flows)
     return {'forward': out['forward'], 'backward': out['backward']}
+
+  flows_signature = [feature_spec, feature_spec]
+  if config.has_flow_prior:  # Full-resolution classical flows of the (tile) pair.
+    prior_spec = tf.TensorSpec([None, None, None, 2], tf.float32)
+    flows_signature.append({'forward': prior_spec, 'backward': prior_spec})
 
   def synthesize(f0: dict, f1: dict, flows: dict, time: tf.Tensor) -> tf.Tensor:
     batch = tf.shape(time)[0]
@@ -222,7 +229,7 @@ def _graph_functions(model: FilmNet, compute_dtype: Optional[tf.DType] = None,
   functions = GraphFunctions(
       extract=tf.function(lambda x: model.extract(x, compute_dtype, flow_scale),
                           input_signature=[image_spec], autograph=AUTOGRAPH),
-      flows=tf.function(flows, input_signature=[feature_spec, feature_spec], autograph=AUTOGRAPH),
+      flows=tf.function(flows, input_signature=flows_signature, autograph=AUTOGRAPH),
       synthesize=tf.function(synthesize, input_signature=[
           feature_spec, feature_spec, flows_spec, tf.TensorSpec([None, 1], tf.float32)],
                              autograph=AUTOGRAPH),
@@ -239,7 +246,7 @@ def recommended_time_mode(path: str) -> str:
   """The time mode a model directory recommends: its manifest's `metadata.time_mode` (set for
   models trained with multi-time samples, where the direct mode was measured to be as good or
   better), else 'recursive' (FILM releases and SavedModels: trained at t = 0.5 only)."""
-  from film import model_io
+  from film.weights import model_io
   if not model_io.is_model_dir(path):
     return 'recursive'
   mode = model_io.read_manifest(path).get('metadata', {}).get('time_mode', 'recursive')
@@ -272,7 +279,7 @@ class Interpolator:
     flip_ensemble: also run the mirrored (left-right flipped) pair and average the two results,
       un-flipped: ~+0.1 dB PSNR on Middlebury-other for twice the time (notes/inference.md).
     precision: 'auto' (default: bfloat16 convolutions on CPUs with native bfloat16, else
-      float32), 'float32' or 'bfloat16' (`film.precision`); warps, flow accumulation and
+      float32), 'float32' or 'bfloat16' (`film.net.precision`); warps, flow accumulation and
       outputs are float32 either way.
     flow_scale: estimate the flows on the frames downscaled by this power of 1/2 (1 = full
       resolution; 0.5 or 0.25 for 4K) and warp/fuse at full resolution.
@@ -339,7 +346,8 @@ class Interpolator:
     self.model_evaluations = 0  # Network runs per output frame and tile (2 with flip_ensemble).
     # Wall seconds spent in `extract`, flow estimation and warping + fusion (TF on CPU runs
     # synchronously), and flow estimations run.
-    self.seconds = {'extract': 0.0, 'flows': 0.0, 'synthesize': 0.0}
+    # 'prior': classical (DIS) flows of flow-prior models, on the CPU outside TensorFlow.
+    self.seconds = {'extract': 0.0, 'prior': 0.0, 'flows': 0.0, 'synthesize': 0.0}
     self.flow_estimations = 0
     self._fns = _graph_functions(model, self.compute_dtype, self.flow_scale, batch_directions)
 
@@ -349,15 +357,15 @@ class Interpolator:
   @classmethod
   def from_path(cls, path: Optional[str] = None, config: Optional[FilmConfig] = None,
                 pyramid_levels: Optional[int] = None, **kwargs) -> 'Interpolator':
-    """Loads a model directory / FILM SavedModel (`film.model_io.load_model`).
+    """Loads a model directory / FILM SavedModel (`film.weights.model_io.load_model`).
 
     `path=None` uses the default model shipped at `film/default_model/`; raises
-    `film.model_io.ModelLoadError` if there is none. For FILM checkpoints, whose pyramid depth
+    `film.weights.model_io.ModelLoadError` if there is none. For FILM checkpoints, whose pyramid depth
     is not stored, pass `config` or `pyramid_levels` (the rest is read off the weights).
     `kwargs` go to the constructor; `time_mode='auto'` (the default here) takes the model
     directory's recommended time mode (`recommended_time_mode`).
     """
-    from film import model_io
+    from film.weights import model_io
     if path is None:
       if not model_io.is_model_dir(DEFAULT_MODEL_DIR):
         raise model_io.ModelLoadError(
@@ -412,6 +420,16 @@ class Interpolator:
     outs = [run(flipped)[:, :, ::-1] if flipped else run(flipped) for flipped in self._passes]
     return outs[0] if len(outs) == 1 else 0.5 * (outs[0] + outs[1])
 
+  def _prior_flows(self, a: Frame, b: Frame, tile: tiling.Tile, flipped: bool) -> dict:
+    """Classical (DIS) flows {'forward', 'backward'} [1,h,w,2] of one tile of a pair, computed
+    on the tile's crops (mirrored when `flipped`), as in training."""
+    crops = [frame.image[tile.slices] for frame in (a, b)]
+    if flipped:
+      crops = [crop[:, ::-1] for crop in crops]
+    forward, backward = classical_flow.bidirectional_flows(
+        np.ascontiguousarray(crops[0]), np.ascontiguousarray(crops[1]))
+    return {'forward': tf.constant(forward[None]), 'backward': tf.constant(backward[None])}
+
   def _tile_pair(self, a: Frame, b: Frame, index: int, tile: tiling.Tile, chunk: np.ndarray,
                  flow_cache: Optional[dict] = None) -> np.ndarray:
     """[len(chunk),h,w,3] frames of one tile at times `chunk` [N,1] (flip-averaged if set).
@@ -422,7 +440,12 @@ class Interpolator:
       flows = flow_cache.get((index, flipped)) if flow_cache is not None else None
       start = time.perf_counter()
       if flows is None:
-        flows = self._fns.flows(f0, f1)
+        extra = ()
+        if self.config.has_flow_prior:
+          extra = (self._prior_flows(a, b, tile, flipped),)
+          self.seconds['prior'] += time.perf_counter() - start
+          start = time.perf_counter()
+        flows = self._fns.flows(f0, f1, *extra)
         self.flow_estimations += 1
         if flow_cache is not None:
           flow_cache[(index, flipped)] = flows
@@ -483,7 +506,8 @@ class Interpolator:
       x0, x1 = x0[None], x1[None]
     batch, height, width = x0.shape[:3]
     times = np.broadcast_to(np.asarray(t, np.float32).reshape(-1), [batch]).astype(np.float32)
-    if len(self.tiles(height, width)) == 1 and batch * height * width <= self.max_tile_pixels:
+    if (len(self.tiles(height, width)) == 1 and batch * height * width <= self.max_tile_pixels
+        and not self.config.has_flow_prior):
       time_arg = tf.constant(times[:, None])
       out = self._ensemble(lambda flipped: self._fns.full(
           tf.constant(x0[:, :, ::-1] if flipped else x0),
@@ -570,7 +594,7 @@ class Interpolator:
         frames of the current gap and the recursion's ancestors are held).
       times_to_interpolate: k >= 0, recursion depth.
       gap_policy: optional `f(x0, x1) -> 'interpolate' | 'duplicate' | 'cut'` (see
-        `film.scene.GapClassifier`). For 'duplicate' and 'cut' gaps the model is skipped and
+        `film.media.scene.GapClassifier`). For 'duplicate' and 'cut' gaps the model is skipped and
         `x0` is repeated (held until the next frame).
     Yields:
       (N-1) * 2**k + 1 frames in time order; the inputs are yielded unchanged. In the direct

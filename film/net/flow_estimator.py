@@ -4,18 +4,22 @@ At each level the flow from the coarser level is upsampled (x2 size, x2 magnitud
 feature map is warped with it, and a small CNN predicts the residual flow from the first features
 and the warped second features. The finest `specialized_levels` have their own CNN; all deeper
 levels share one.
+
+With a classical-flow prior (`FilmConfig.flow_prior`, not in FILM) the estimator starts from the
+prior's pyramid instead of zero and its residuals are scaled by learned per-level gates that
+start at 0 (see `PyramidFlowEstimator.__call__`).
 """
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Optional, Sequence
 
 import tensorflow as tf
 
-from film.config import FilmConfig
-from film.conv import Conv2D
-from film.feature_extractor import feature_channels
-from film.pyramid import Pyramid, upsample_flow
-from film.warp import warp
+from film.net.config import FilmConfig
+from film.net.conv import Conv2D
+from film.net.feature_extractor import feature_channels
+from film.net.pyramid import Pyramid, upsample_flow
+from film.net.warp import warp
 
 
 class FlowEstimator(tf.Module):
@@ -59,8 +63,24 @@ class PyramidFlowEstimator(tf.Module):
         self.shared = FlowEstimator('flow_predictor_shared', shared_channels,
                                     config.flow_convs[-1], config.flow_filters[-1])
         self.predictors += [self.shared] * (config.pyramid_levels - config.specialized_levels)
+      self.prior_levels = config.flow_prior_levels
+      if config.has_flow_prior:
+        # One gate per pyramid level (index = level, finest 0); 0 = trust the prior fully.
+        self.prior_gate = tf.Variable(tf.zeros([config.pyramid_levels]), name='prior_gate')
 
-  def __call__(self, pyramid_a: Sequence[tf.Tensor], pyramid_b: Sequence[tf.Tensor]) -> Pyramid:
+  def __call__(self, pyramid_a: Sequence[tf.Tensor], pyramid_b: Sequence[tf.Tensor],
+               prior: Optional[Sequence[tf.Tensor]] = None) -> Pyramid:
+    """Residual flow pyramid (finest first, float32) from a to b.
+
+    Args:
+      pyramid_a, pyramid_b: feature pyramids [B,h,w,C] (finest first).
+      prior: with a flow-prior model, the prior flow pyramid a->b [B,h,w,2] float32 (pixels of
+        each level, same levels as the features); None for FILM models. With `flow_scale` < 1
+        the pyramids start at a coarser level and are treated like a smaller image's, as in
+        FILM (predictor and gate i serve the i-th level given).
+    """
+    if prior is not None:
+      return self._with_prior(pyramid_a, pyramid_b, prior)
     levels = len(pyramid_a)
     # Flows are accumulated in float32 even when features are bfloat16 (sub-pixel precision).
     flow = tf.cast(self.predictors[levels - 1](pyramid_a[-1], pyramid_b[-1]), tf.float32)
@@ -71,4 +91,31 @@ class PyramidFlowEstimator(tf.Module):
       residual = tf.cast(self.predictors[i](pyramid_a[i], warped_b), tf.float32)
       residuals.append(residual)
       flow = residual + flow
+    return list(reversed(residuals))
+
+  def _with_prior(self, pyramid_a: Sequence[tf.Tensor], pyramid_b: Sequence[tf.Tensor],
+                  prior: Sequence[tf.Tensor]) -> Pyramid:
+    """Coarse to fine from the prior. With `prior_levels == 'all'` level i starts from
+    `up(flow[i+1]) + prior[i] - up(prior[i+1])` (the coarser correction plus the prior's own
+    detail) and adds `gate[i] * residual`; with 'coarsest' only the coarsest level starts from
+    the prior (gated) and the finer ones refine as FILM does. Returned as residuals whose
+    coarse-to-fine sum (`flow_pyramid_synthesis`) is the flow pyramid."""
+    levels = len(pyramid_a)
+    gate = lambda level: self.prior_gate[level]
+    flow = prior[-1]
+    residual = tf.cast(self.predictors[levels - 1](
+        pyramid_a[-1], warp(pyramid_b[-1], flow)), tf.float32)
+    flow = flow + gate(levels - 1) * residual
+    residuals = [flow]
+    for i in reversed(range(levels - 1)):
+      size = tf.shape(pyramid_a[i])[1:3]
+      upsampled = upsample_flow(flow, size)
+      start = upsampled
+      if self.prior_levels == 'all':
+        start = upsampled + (prior[i] - upsample_flow(prior[i + 1], size))
+      residual = tf.cast(self.predictors[i](pyramid_a[i], warp(pyramid_b[i], start)), tf.float32)
+      if self.prior_levels == 'all':
+        residual = gate(i) * residual
+      residuals.append(start - upsampled + residual)
+      flow = start + residual
     return list(reversed(residuals))

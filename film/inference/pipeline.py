@@ -23,7 +23,7 @@ Frame counts: k = `times_to_interpolate` gives (N-1)*2**k+1 frames; for *video* 
 frame is then held 2**k-1 more times (N*2**k frames at input fps * 2**k) so the output lasts
 exactly as long as the input and its audio track (copied when present) stays in sync.
 `output_fps` instead resamples to round(N * output_fps / input_fps) frames (same duration).
-Scene cuts and duplicate frames (folders and videos, see `film.scene`) hold the earlier frame
+Scene cuts and duplicate frames (folders and videos, see `film.media.scene`) hold the earlier frame
 instead of interpolating.
 """
 from __future__ import annotations
@@ -37,8 +37,9 @@ from typing import Iterator, Optional, Union
 from absl import logging
 import numpy as np
 
-from film import atomic, cli, image_io, video_io
-from film.video_io import Fraction
+from film.media import atomic, image_io, video_io
+from film import cli
+from film.media.video_io import Fraction
 
 MIN_TIMES, MAX_TIMES = 1, 8
 VIDEO_OUTPUT_EXTENSIONS = video_io.VIDEO_OUTPUT_EXTENSIONS
@@ -89,7 +90,7 @@ class Options:
   """What to produce; see the `film-interpolate` flags for meanings and defaults.
 
   Frame rates (`output_fps`, `fps`, `input_fps`) may be Fractions, numbers or strings such as
-  '24000/1001' (see `film.video_io.parse_rate`).
+  '24000/1001' (see `film.media.video_io.parse_rate`).
   """
   output_dir: Optional[str] = None
   output_video: Optional[str] = None
@@ -153,13 +154,13 @@ def resolve_inputs(inputs: list[str]) -> Source:
 def check_model_files(path: str) -> None:
   """Cheap integrity check of a model before TensorFlow loads it (InputError naming the file).
 
-  Our model folder (`film.model_io`): `film_model.json` must parse and `weights.npz` must be a
+  Our model folder (`film.weights.model_io`): `film_model.json` must parse and `weights.npz` must be a
   complete zip archive whose every member passes its CRC. FILM SavedModels / checkpoints are
   checked by their loader.
   """
   import json
   import zipfile
-  manifest = os.path.join(path, 'film_model.json')  # film.model_io.MANIFEST
+  manifest = os.path.join(path, 'film_model.json')  # film.weights.model_io.MANIFEST
   if not os.path.isfile(manifest):
     return
   fix = 'reinstall or re-convert the model (film-convert), or pass another --model'
@@ -236,7 +237,7 @@ def plan(source: Source, options: Options) -> tuple[int, Fraction, int]:
   output_fps = rate(options.output_fps, '--output_fps')
   if output_fps is not None:
     input_fps = source.fps if source.kind == 'video' else rate(options.input_fps, '--input_fps')
-    from film.interpolator import Interpolator
+    from film.inference.interpolator import Interpolator
     total = Interpolator.num_output_frames(source.num_frames, input_fps=float(input_fps),
                                            output_fps=float(output_fps))
     return total, output_fps, 0
@@ -273,12 +274,12 @@ _FULL_DISK = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
 
 
 def run(source: Source, options: Options, interpolator) -> dict:
-  """Produces the outputs of `options` from `source` with a `film.interpolator.Interpolator`.
+  """Produces the outputs of `options` from `source` with a `film.inference.interpolator.Interpolator`.
 
   Returns a summary dict: frames written, fps (float) and fps_rational ('48000/1001'), gap
   decisions, outputs, audio tracks copied.
   """
-  from film import scene  # numpy/cv2 only
+  from film.media import scene  # numpy/cv2 only
   validate_options(source, options)
   total, fps, held = plan(source, options)
   policy = None

@@ -11,9 +11,9 @@ from typing import Sequence
 
 import tensorflow as tf
 
-from film.config import FilmConfig
-from film.conv import Conv2D
-from film.pyramid import Pyramid, downsample
+from film.net.config import FilmConfig
+from film.net.conv import Conv2D
+from film.net.pyramid import Pyramid, downsample
 
 
 def feature_channels(config: FilmConfig, level: int) -> int:
