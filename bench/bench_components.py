@@ -21,7 +21,7 @@ def main(argv: list[str]) -> None:
   del argv
   import tensorflow as tf
   from bench.bench_speed import _make_model
-  from film.inference.interpolator import _graph_functions  # pylint: disable=protected-access
+  from film.inference.graphs import graph_functions
   height, width = (int(v) for v in _SIZE.value.split('x'))
   model = _make_model(_MODEL.value)
   rng = np.random.default_rng(0)
@@ -29,7 +29,7 @@ def main(argv: list[str]) -> None:
   time_arg = tf.constant([[0.5]])
   variants = {'float32': (None, False), 'float32_batched': (None, True),
               'bfloat16': (tf.bfloat16, False), 'bfloat16_batched': (tf.bfloat16, True)}
-  fns = {k: _graph_functions(model, dtype, 1.0, batched) for k, (dtype, batched) in variants.items()}
+  fns = {k: graph_functions(model, dtype, 1.0, batched) for k, (dtype, batched) in variants.items()}
   seconds = {k: {'extract': [], 'flows': [], 'synthesize': []} for k in variants}
   for r in range(_ROUNDS.value):
     for name, f in fns.items():

@@ -119,7 +119,7 @@ def flow_scales(spec: str, samples: int, stride: int, model, precision: str,
 def main(argv: list[str]) -> None:
   del argv
   from film.weights import model_io
-  from film.inference.interpolator import DEFAULT_MODEL_DIR
+  from film.weights.defaults import DEFAULT_MODEL_DIR
   model = model_io.load_model(_MODEL.value or DEFAULT_MODEL_DIR)
   results: dict[str, list] = {'time_modes': [], 'flow_scales': []}
 

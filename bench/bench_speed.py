@@ -85,7 +85,7 @@ def _per_size(spec: str, separator: str) -> dict[str, str]:
 
 def _make_model(name: str):
   from film.net.config import PUBLISHED
-  from film.inference.interpolator import DEFAULT_MODEL_DIR
+  from film.weights.defaults import DEFAULT_MODEL_DIR
   from film.net.model import FilmNet
   from film.weights import model_io
   if name == 'published':
@@ -96,7 +96,8 @@ def _make_model(name: str):
 def _settings(model_name: str, variant: str) -> dict:
   """Interpolator arguments of `variant` for `model_name`: the variants without a time mode
   get the model's recommended one, as `Interpolator.from_path` (the CLI) does."""
-  from film.inference.interpolator import DEFAULT_MODEL_DIR, recommended_time_mode
+  from film.inference.interpolator import recommended_time_mode
+  from film.weights.defaults import DEFAULT_MODEL_DIR
   settings = dict(VARIANTS[variant])
   if model_name == 'default':
     settings.setdefault('time_mode', recommended_time_mode(DEFAULT_MODEL_DIR))
@@ -184,9 +185,9 @@ def first_frame_worker(precision: str, autograph: bool) -> dict:
   `autograph` True restores the graphs' AutoGraph conversion (the state before session 5)."""
   start = time.perf_counter()
   from bench.bench_inference import _load_pair
-  from film.inference import interpolator as interpolator_lib
+  from film.inference import graphs
   from film.inference.interpolator import Interpolator
-  interpolator_lib.AUTOGRAPH = autograph
+  graphs.AUTOGRAPH = autograph
   imported = time.perf_counter()
   interp = Interpolator.from_path(None, precision=precision)
   loaded = time.perf_counter()
@@ -207,10 +208,10 @@ def tracing_worker(autograph: bool) -> dict:
   """Seconds to trace the extract / flows / synthesize graphs of the default model in this
   (fresh) process, with or without AutoGraph (AutoGraph caches its conversions per process, so
   only a fresh process shows what a user's first call pays)."""
-  from film.inference import interpolator as interpolator_lib
+  from film.inference import graphs
   model = _make_model('default')
-  interpolator_lib.AUTOGRAPH = autograph
-  fns = interpolator_lib._graph_functions(model, None)  # pylint: disable=protected-access
+  graphs.AUTOGRAPH = autograph
+  fns = graphs.graph_functions(model, None)
   start, cpu_start = time.perf_counter(), time.process_time()
   for fn in (fns.extract, fns.flows, fns.synthesize):
     fn.get_concrete_function()

@@ -22,6 +22,8 @@ from typing import Any, Optional
 
 import tensorflow as tf
 
+from film.training import teacher_flow as teacher_lib
+
 _SCALARS_PLUGIN = 'scalars'
 _IMAGES_PLUGIN = 'images'
 
@@ -81,15 +83,18 @@ class ImagePreviewer:
     self.model = model
 
     @tf.function(reduce_retracing=True)
-    def _predict(x0, x1, time_):
-      return self.model(x0, x1, time_, aux_outputs=True, compute_dtype=compute_dtype)
+    def _predict(x0, x1, time_, prior_flows):
+      return self.model(x0, x1, time_, aux_outputs=True, compute_dtype=compute_dtype,
+                        prior_flows=prior_flows)
 
     self._predict = _predict
 
   def write(self, batch: dict[str, tf.Tensor], step: int, max_images: int) -> None:
     """Writes the first `max_images` examples of `batch` as `training/<name>` images."""
     batch = {k: v[:max_images] for k, v in batch.items()}
-    out = self._predict(batch['x0'], batch['x1'], batch['time'])
+    prior = (teacher_lib.prior_flows(batch['teacher_flow'])
+             if self.model.config.has_flow_prior else None)
+    out = self._predict(batch['x0'], batch['x1'], batch['time'], prior)
     images = {
         'x0': batch['x0'], 'x1': batch['x1'], 'y': batch['y'], 'prediction': out['image'],
         'abs_error': tf.abs(tf.clip_by_value(out['image'], 0.0, 1.0) - batch['y']),

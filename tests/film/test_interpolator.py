@@ -3,6 +3,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from film.inference import engine as engine_lib
 from film.inference import interpolator as interp_lib
 from film.weights import model_io
 from film.inference import tiling
@@ -143,7 +144,7 @@ def test_memory_cap_sets_tile_size(model):
 def test_default_memory_cap_too_small_says_why_and_the_fix(model, monkeypatch):
   # A busy host with 0.5 GB available: the default cap (75%) is below the model's overhead. The
   # message names the default cap and what was available, not `max_memory_gb=None`.
-  monkeypatch.setattr(interp_lib, 'available_memory_bytes', lambda: 2**29)
+  monkeypatch.setattr(engine_lib, 'available_memory_bytes', lambda: 2**29)
   with pytest.raises(ValueError) as error:
     Interpolator(model, precision='float32')
   message = str(error.value)

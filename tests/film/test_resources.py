@@ -60,5 +60,5 @@ def test_no_cgroup_uses_meminfo_and_fallback(tmp_path):
 
 
 def test_interpolator_default_cap_uses_the_cgroup_aware_figure():
-  from film.inference import interpolator
-  assert interpolator.available_memory_bytes is resources.available_memory_bytes
+  from film.inference import engine
+  assert engine.available_memory_bytes is resources.available_memory_bytes

@@ -360,3 +360,24 @@ def test_warm_start_into_residual_fusion_starts_from_the_warped_blend(tmp_path):
   other = FilmNet(dataclasses.replace(config, filters=8))
   with pytest.raises(model_io.ModelLoadError, match='expected'):
     train_lib.warm_start(other, path)
+
+
+def test_flow_prior_model_trains_previews_and_evaluates(records, tmp_path):
+  """A 'dis' flow-prior model runs every path of the job that calls the model (train step,
+  image previews, in-training evaluation), each fed DIS flows; its prior gates get gradients."""
+  base = str(tmp_path / 'runs')
+  params = _data_params(records) + [
+      "model.flow_prior = 'dis'", 'training.num_steps = 3', 'training.checkpoint_every = 100',
+      'training.eval_every = 3', 'training.image_summary_every = 3', 'training.log_every = 1']
+  result = train_lib.run_from_gin([SMOKE_GIN], params, base_folder=base, label='prior', mode='cpu')
+  assert result.final_step == 3 and np.isfinite(result.last_loss)
+  tags = set()
+  for path in glob.glob(os.path.join(base, 'prior', 'summaries', '*', 'events.out.*')):
+    for record in tf.data.TFRecordDataset(path):
+      tags.update(v.tag for v in tf.compat.v1.Event.FromString(record.numpy()).summary.value)
+  assert 'training/prediction' in tags and 'training/forward_flow' in tags
+  assert any(t.startswith('smoke_val') or 'smoke_val' in t for t in tags), sorted(tags)
+  assert result.export_dir, 'the run exports its final weights'
+  model = model_io.load_model(result.export_dir)
+  gates = [v for n, v in named_variables(model).items() if 'prior_gate' in n]
+  assert gates and any(np.any(g.numpy() != 0) for g in gates)
