@@ -13,7 +13,8 @@
   `frame0/frame1/frame2` or `frame10/frame10i11/frame11` (any image extension), including a
   single triplet folder given directly.
 * `tfrecord`: a `.tfrecord` file, a folder of them, or a glob; records follow
-  `datasets.schema` (`parse_example` -> `x0`, `y`, `x1`, `time`, `path`).
+  `datasets.schema` (`parse_example` -> `x0`, `y`, `x1`, `time`, `path`); read by
+  `film.eval.tfrecord_benchmark` (imported only for this layout: it needs TensorFlow).
 
 Problems with paths or layouts raise `BenchmarkError` with a one-line message naming the
 problem and the fix.
@@ -179,7 +180,7 @@ def _is_tfrecord_name(path: str) -> bool:
   return any(fnmatch.fnmatch(os.path.basename(path), p) for p in TFRECORD_PATTERNS)
 
 
-def _tfrecord_files(path: str) -> List[str]:
+def tfrecord_files(path: str) -> List[str]:
   """TFRecord files named by a file, a folder of them, or a glob pattern."""
   if os.path.isfile(path):
     return [path] if _is_tfrecord_name(path) else []
@@ -216,7 +217,7 @@ def detect_layout(root: str) -> str:
   Raises:
     BenchmarkError: `root` does not exist or matches no layout.
   """
-  if _tfrecord_files(root):
+  if tfrecord_files(root):
     return 'tfrecord'
   if not os.path.exists(root):
     raise BenchmarkError(f'benchmark path {root} does not exist; pass an existing folder to '
@@ -321,42 +322,6 @@ def _read_triplets(root: str) -> List[Callable[[], Triplet]]:
                 f'frame10/frame10i11/frame11 images; fix the path or pass --layout')
 
 
-def _tfrecord_benchmark(name: str, root: str) -> Benchmark:
-  """A streaming benchmark over TFRecords in the `datasets.schema` format."""
-  files = _tfrecord_files(root)
-  if not files:
-    raise BenchmarkError(f'no TFRecord files at {root}; pass a .tfrecord file, a folder of them '
-                         f'or a quoted glob')
-  try:
-    from film.datasets import schema  # pylint: disable=g-import-not-at-top
-  except ImportError as error:
-    raise BenchmarkError(f'cannot read TFRecords: datasets.schema is not importable ({error}); '
-                         f'install the full film package') from error
-  import tensorflow as tf  # pylint: disable=g-import-not-at-top
-
-  try:
-    count = sum(1 for _ in tf.data.TFRecordDataset(files))
-  except tf.errors.OpError as error:
-    raise BenchmarkError(f'cannot read TFRecords at {root} ({type(error).__name__}); check that '
-                         f'the files are uncompressed TFRecords') from error
-  if not count:
-    raise BenchmarkError(f'the TFRecord files at {root} hold no records; pass a non-empty file')
-
-  def to_numpy(value) -> np.ndarray:
-    return np.asarray(value.numpy() if hasattr(value, 'numpy') else value)
-
-  def iterate(n: int) -> Iterator[Triplet]:
-    for index, serialized in enumerate(tf.data.TFRecordDataset(files).take(n)):
-      example = schema.parse_example(serialized)
-      x0, y, x1 = (to_numpy(example[k]).astype(np.float32) for k in ('x0', 'y', 'x1'))
-      t = float(to_numpy(example['time']).reshape(-1)[0]) if 'time' in example else 0.5
-      path = to_numpy(example['path']).reshape(-1)[0] if 'path' in example else b''
-      path = path.decode('utf-8') if isinstance(path, bytes) else str(path)
-      yield Triplet(path or f'record_{index:05d}', x0, y, x1, t)
-
-  return Benchmark(name, root, 'tfrecord', count, iterate)
-
-
 _FOLDER_READERS: Dict[str, Callable[[str], List[Callable[[], Triplet]]]] = {
     'middlebury': lambda root: _read_named_subfolders(root, MIDDLEBURY_NAMES, 'middlebury'),
     'ucf101': lambda root: _read_named_subfolders(root, UCF101_NAMES, 'ucf101'),
@@ -400,7 +365,8 @@ def open_benchmark(root: str, layout: Optional[str] = None, name: Optional[str] 
                          f'{", ".join(LAYOUTS)} or auto')
   name = name or default_name(root)
   if layout == 'tfrecord':
-    return _tfrecord_benchmark(name, root).limit(max_samples)
+    from film.eval import tfrecord_benchmark  # TensorFlow; builds on this module's types
+    return tfrecord_benchmark.open_tfrecords(name, root).limit(max_samples)
   if not os.path.exists(root):
     raise BenchmarkError(f'benchmark path {root} does not exist; pass an existing folder to '
                          f'--benchmark_dir')

@@ -69,9 +69,9 @@ def make_model_method(model_path: str, flip_ensemble: bool = False,
     EvaluationError: `film.inference.interpolator` is unavailable or the model cannot be loaded.
   """
   from film import cli  # pylint: disable=g-import-not-at-top
-  from film.inference import pipeline  # pylint: disable=g-import-not-at-top
+  from film.weights import model_files  # pylint: disable=g-import-not-at-top
   try:
-    pipeline.check_model_files(model_path)  # cheap, before TensorFlow
+    model_files.check_model_files(model_path)  # cheap, before TensorFlow
     with cli.quiet_native_stderr():  # TensorFlow's start-up lines (film.cli contract)
       try:
         from film.inference.interpolator import Interpolator  # pylint: disable=g-import-not-at-top

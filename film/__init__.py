@@ -36,3 +36,33 @@ if _importlib_util.find_spec('tensorflow') is None:
     print(NO_TENSORFLOW_MESSAGE, file=_sys.stderr)
     raise SystemExit(2)
   raise ImportError(NO_TENSORFLOW_MESSAGE)
+
+# The public API, imported on first use (`import film` stays light: no TensorFlow until a name
+# that needs it is touched). Name -> defining module; see notes/architecture.md for the layers.
+_PUBLIC = {
+    'Interpolator': 'film.inference.interpolator',
+    'interpolate_video': 'film.inference.pipeline',
+    'load_model': 'film.weights.model_io',
+    'save_model': 'film.weights.model_io',
+    'export_saved_model': 'film.weights.export',
+    'FilmConfig': 'film.net.config',
+    'FilmNet': 'film.net.model',
+    'read_image': 'film.media.image_io',
+    'write_image': 'film.media.image_io',
+    'UserError': 'film.cli',
+}
+__all__ = sorted(_PUBLIC)
+
+
+def __getattr__(name: str):
+  module = _PUBLIC.get(name)
+  if module is None:
+    raise AttributeError(f'module {__name__!r} has no attribute {name!r}')
+  import importlib
+  value = getattr(importlib.import_module(module), name)
+  globals()[name] = value  # later lookups skip __getattr__
+  return value
+
+
+def __dir__() -> list[str]:
+  return sorted(set(globals()) | set(_PUBLIC))

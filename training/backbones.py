@@ -4,7 +4,7 @@ The parameters are the flat dicts `film.training.pretrained` loads (`{'conv1_1/k
 [kh,kw,Cin,Cout], 'conv1_1/bias': [Cout], ...}`); `as_constants` turns them into `tf.constant`s
 (never trainable variables). The passes work on NHWC tensors and follow PyTorch/torchvision
 semantics exactly where it matters (explicit padding, floor-mode pooling). Users: the perceptual
-losses (`training/losses.py`) and LPIPS (`eval/lpips.py`).
+losses (`training/perceptual_losses.py`) and LPIPS (`eval/lpips.py`).
 """
 from __future__ import annotations
 

@@ -8,7 +8,7 @@ Every config is a frozen dataclass whose defaults live in the dataclass only:
     training_dataset.*  DatasetConfig                             here
     eval_datasets.*     EvalConfig                                here
     Augmentation.*      film.training.input_pipeline.Augmentation training/input_pipeline.py
-    PerceptualConfig.*  film.training.losses.PerceptualConfig     training/losses.py
+    PerceptualConfig.*  film.training.perceptual_losses.PerceptualConfig  training/perceptual_losses.py
     training_losses.*   film.training.losses.training_losses      (FILM's loss-list keys)
 
 Library code takes these objects as plain arguments and never reads gin. `from_gin` builds them
@@ -30,7 +30,8 @@ import gin
 from film.cli import UserError
 from film.net.config import FilmConfig
 from film.training.input_pipeline import Augmentation
-from film.training.losses import LossTerm, PerceptualConfig, training_losses
+from film.training.losses import LossTerm, training_losses
+from film.training.perceptual_losses import PerceptualConfig
 from film.training.trainer import parse_compute_dtype
 
 

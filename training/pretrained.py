@@ -24,7 +24,7 @@ The weights directory is `$FILM_WEIGHTS_DIR` if set, else `~/.cache/film/weights
 
 Loaded parameters are flat dicts `{'conv1_1/kernel': [kh,kw,Cin,Cout], 'conv1_1/bias': [Cout],
 ...}` of float32 numpy arrays; `film.training.backbones` runs them (layer names and input
-normalisations live there). Users: the perceptual losses (`training/losses.py`) and LPIPS
+normalisations live there). Users: the perceptual losses (`training/perceptual_losses.py`) and LPIPS
 (`eval/lpips.py`).
 """
 from __future__ import annotations

@@ -7,6 +7,7 @@ import apache_beam as beam
 from apache_beam.metrics.metric import Metrics
 
 from film.batch import jobs as batch
+from film.batch import models
 
 
 class InterpolateItemFn(beam.DoFn):
@@ -25,8 +26,8 @@ class InterpolateItemFn(beam.DoFn):
     self._loaded = False
 
   def setup(self) -> None:
-    self._interpolator, self._lock = batch.shared_interpolator(self._job)
-    self._loaded = batch.report_load(self._job)
+    self._interpolator, self._lock = models.shared_interpolator(self._job)
+    self._loaded = models.report_load(self._job)
 
   def process(self, element):  # (int, batch.Item) -> manifest row dict
     if self._loaded:  # Counted here: counters need a bundle.

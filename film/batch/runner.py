@@ -32,7 +32,8 @@ from film.batch import storage
 from film.batch.jobs import (DEFAULT_MEMORY_FRACTION, DONE, FAILED, ITEM_RECORD, MANIFEST_FIELDS,
                         MANIFEST_NAME, METRICS_NAMESPACE, OUTPUTS, RUN_DIR_PREFIX, RUN_DRIVER,
                         SKIPPED, VIDEO_FORMATS, BatchJob, Item, check_model, is_finished,
-                        item_dir, quiet_imports, shared_interpolator, this_process)
+                        item_dir, quiet_imports, this_process)
+from film.batch.models import shared_interpolator
 
 
 def _read_rows(run_dir: str, rows: dict[int, dict[str, Any]]) -> dict[int, dict[str, Any]]:

@@ -122,7 +122,7 @@ def processing_options(output_dir: Optional[str], output_video: Optional[str]):
 def check_model_flag() -> None:
   """Raises `film.inference.pipeline.InputError` if --model (or, without it, the default model) is
   missing or its files are unreadable or corrupt (checked without TensorFlow)."""
-  from film.weights import defaults
+  from film.weights import defaults, model_files
   from film.inference import pipeline
   if _MODEL.value is None and not defaults.default_model_available():
     raise pipeline.InputError(f'no default model is installed (expected '
@@ -130,7 +130,7 @@ def check_model_flag() -> None:
   if _MODEL.value is not None and not os.path.exists(_MODEL.value):
     raise pipeline.InputError(f'model {_MODEL.value} does not exist; pass --model with a film '
                               'model directory (film-convert output) or a FILM SavedModel')
-  pipeline.check_model_files(_MODEL.value or defaults.DEFAULT_MODEL_DIR)
+  model_files.check_model_files(_MODEL.value or defaults.DEFAULT_MODEL_DIR)
 
 
 def interpolator_kwargs() -> dict[str, Any]:

@@ -32,12 +32,12 @@ import contextlib
 import dataclasses
 import errno
 import os
-from typing import Iterator, Optional, Union
+from typing import Any, Iterator, Optional, Sequence, Union
 
 from absl import logging
 import numpy as np
 
-from film.media import atomic, image_io, video_io
+from film.media import atomic, image_io, video_encode, video_io
 from film import cli
 from film.media.video_io import Fraction
 
@@ -149,33 +149,6 @@ def resolve_inputs(inputs: list[str]) -> Source:
   image_io.check_same_size(infos)
   return Source(kind, paths, infos[0].height, infos[0].width, len(paths),
                 bit_depth=max(i.bit_depth for i in infos))
-
-
-def check_model_files(path: str) -> None:
-  """Cheap integrity check of a model before TensorFlow loads it (InputError naming the file).
-
-  Our model folder (`film.weights.model_io`): `film_model.json` must parse and `weights.npz` must be a
-  complete zip archive whose every member passes its CRC. FILM SavedModels / checkpoints are
-  checked by their loader.
-  """
-  import json
-  import zipfile
-  manifest = os.path.join(path, 'film_model.json')  # film.weights.model_io.MANIFEST
-  if not os.path.isfile(manifest):
-    return
-  fix = 'reinstall or re-convert the model (film-convert), or pass another --model'
-  try:
-    with open(manifest, encoding='utf-8') as f:
-      weights = os.path.join(path, json.load(f).get('weights', 'weights.npz'))
-  except (OSError, ValueError, AttributeError) as e:
-    raise InputError(f'model file {manifest} is unreadable ({e}); {fix}') from e
-  try:
-    with zipfile.ZipFile(weights) as archive:
-      bad = archive.testzip()
-  except (OSError, zipfile.BadZipFile, EOFError) as e:
-    raise InputError(f'model weights {weights} are missing or corrupt ({e}); {fix}') from e
-  if bad is not None:
-    raise InputError(f'model weights {weights} are corrupt (member {bad} fails its CRC); {fix}')
 
 
 def _input_paths(source: Source) -> list[str]:
@@ -315,7 +288,7 @@ def run(source: Source, options: Options, interpolator) -> dict:
         else:
           video_tmp = atomic.temp_sibling(options.output_video)
           temps.append(video_tmp)
-        writer = stack.enter_context(video_io.StreamingVideoWriter(
+        writer = stack.enter_context(video_encode.StreamingVideoWriter(
             video_tmp, source.height, source.width, fps, color=source.color,
             bit_depth=10 if source.bit_depth > 8 and source.kind == 'video' else 8))
       from tqdm import tqdm
@@ -336,7 +309,7 @@ def run(source: Source, options: Options, interpolator) -> dict:
     if copy_audio:
       muxed = atomic.temp_sibling(video_tmp)
       temps.append(muxed)
-      summary['audio_tracks'] = video_io.mux_audio(video_tmp, source.paths[0], muxed)
+      summary['audio_tracks'] = video_encode.mux_audio(video_tmp, source.paths[0], muxed)
       os.replace(muxed, video_tmp)
       summary['audio'] = summary['audio_tracks'] > 0
     if frame_dir:
@@ -359,6 +332,33 @@ def run(source: Source, options: Options, interpolator) -> dict:
   if policy is not None:
     summary['gaps'] = dict(policy.counts)
   return summary
+
+
+def interpolate_video(inputs: Union[str, Sequence[str]], output_video: Optional[str] = None,
+                      output_dir: Optional[str] = None, model: Optional[str] = None,
+                      interpolator=None, **options: Any) -> dict:
+  """`film-interpolate` from Python: a video, a frame folder or image files -> slow motion.
+
+  Args:
+    inputs: a video file, a folder of frames, or two or more image paths.
+    output_video / output_dir: the outputs (at least one), published atomically.
+    model: a model directory or FILM SavedModel (None: the bundled model); ignored when an
+      `interpolator` (`film.inference.interpolator.Interpolator`) is given.
+    **options: the other `Options` fields (times_to_interpolate, output_fps, overwrite, ...).
+
+  Returns:
+    `run`'s summary dict (frames written, fps, outputs, audio tracks copied).
+
+  Raises:
+    InputError (a `film.cli.UserError`, one line) for bad inputs, outputs or options.
+  """
+  source = resolve_inputs([inputs] if isinstance(inputs, str) else list(inputs))
+  opts = Options(output_dir=output_dir, output_video=output_video, **options)
+  validate_options(source, opts)
+  if interpolator is None:
+    from film.inference.interpolator import Interpolator
+    interpolator = Interpolator.from_path(model)
+  return run(source, opts, interpolator)
 
 
 def _emit(frame: np.ndarray, index: int, frame_dir: Optional[str], writer,

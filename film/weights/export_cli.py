@@ -41,8 +41,8 @@ def main(argv: list[str]) -> None:
   # Cheap checks before TensorFlow: the output, and the model's files.
   atomic.check_output(_OUTPUT.value, inputs=[path], overwrite=_OVERWRITE.value, directory=True,
                       flag='--output')
-  from film.inference import pipeline
-  pipeline.check_model_files(path)
+  from film.weights import model_files
+  model_files.check_model_files(path)
   with cli.quiet_native_stderr():
     from film.weights import export, model_io
     model = model_io.load_model(path, pyramid_levels=_LEVELS.value)

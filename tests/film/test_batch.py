@@ -16,7 +16,7 @@ import tensorflow as tf
 from apache_beam.io.filesystem import FileMetadata
 from apache_beam.io.localfilesystem import LocalFileSystem
 
-from film.batch import jobs as batch, runner as batch_runner
+from film.batch import jobs as batch, models as batch_models, runner as batch_runner
 from film.weights import model_io
 from film.inference import pipeline
 from film.media import video_io
@@ -149,8 +149,8 @@ def test_find_items(inputs):
 
 
 def _run(items, root, model, **kwargs):
-  batch.release_models()
-  loads = batch.model_loads
+  batch_models.release_models()
+  loads = batch_models.model_loads
   # An explicit memory cap: the default (a share of the free memory) depends on the machine.
   summary = batch_runner.run_batch(items, str(root), model=model,
                             interpolator_kwargs={'precision': 'float32',  # as the reference
@@ -158,7 +158,7 @@ def _run(items, root, model, **kwargs):
                             options=pipeline.Options(times_to_interpolate=1,
                                                      duplicate_threshold=0),
                             progress=False, **kwargs)
-  return summary, batch.model_loads - loads
+  return summary, batch_models.model_loads - loads
 
 
 def _manifest(root):
@@ -258,7 +258,7 @@ def test_bad_arguments(inputs, tiny_model_dir, tmp_path):
     batch_runner.run_batch(items, str(tmp_path), model=tiny_model_dir,
                     options=pipeline.Options(times_to_interpolate=None, output_fps=30))
   with pytest.raises(pipeline.InputError, match='cannot set up the model: max_memory_gb'):
-    batch.release_models()
+    batch_models.release_models()
     batch_runner.run_batch(items, str(tmp_path / 'out'), model=tiny_model_dir, progress=False,
                     interpolator_kwargs={'max_memory_gb': 0.01})
   assert not os.path.exists(tmp_path / 'out' / batch.MANIFEST_NAME) and not _leftovers(tmp_path)

@@ -14,6 +14,8 @@ from PIL import Image
 
 from film.media import atomic, video_io
 from film.inference import pipeline
+from film.weights import model_files
+from film.weights.model_errors import ModelLoadError
 from film.cli import UserError
 from tests.film.test_video_io import make_clip, stream_lines
 
@@ -153,19 +155,19 @@ def test_corrupt_model_weights_are_reported(tmp_path):
   from film.weights import defaults
   model = tmp_path / 'model'
   shutil.copytree(defaults.DEFAULT_MODEL_DIR, model)
-  pipeline.check_model_files(str(model))  # intact: fine
+  model_files.check_model_files(str(model))  # intact: fine
   weights = model / 'weights.npz'
   data = weights.read_bytes()
   weights.write_bytes(data[:len(data) // 2])
-  with pytest.raises(pipeline.InputError, match='weights.npz are missing or corrupt'):
-    pipeline.check_model_files(str(model))
+  with pytest.raises(ModelLoadError, match='weights.npz are missing or corrupt'):
+    model_files.check_model_files(str(model))
   with zipfile.ZipFile(weights, 'w') as archive:  # complete zip, damaged member
     archive.writestr('a.npy', b'x' * 1000)
   raw = bytearray(weights.read_bytes())
   raw[raw.index(b'x' * 10)] = ord('y')
   weights.write_bytes(bytes(raw))
-  with pytest.raises(pipeline.InputError, match='fails its CRC'):
-    pipeline.check_model_files(str(model))
+  with pytest.raises(ModelLoadError, match='fails its CRC'):
+    model_files.check_model_files(str(model))
 
 
 def test_16bit_png_frames_for_deep_video(tmp_path):
@@ -186,12 +188,12 @@ def test_unreadable_model_manifest_is_reported(tmp_path):
   model = tmp_path / 'model'
   shutil.copytree(defaults.DEFAULT_MODEL_DIR, model)
   (model / 'film_model.json').write_text('{"format": "film-model", "weights": ')  # cut short
-  with pytest.raises(pipeline.InputError, match='film_model.json is unreadable'):
-    pipeline.check_model_files(str(model))
+  with pytest.raises(ModelLoadError, match='film_model.json is unreadable'):
+    model_files.check_model_files(str(model))
   os.remove(model / 'weights.npz')
   (model / 'film_model.json').write_text('{"weights": "weights.npz"}')
-  with pytest.raises(pipeline.InputError, match='missing or corrupt'):
-    pipeline.check_model_files(str(model))
+  with pytest.raises(ModelLoadError, match='missing or corrupt'):
+    model_files.check_model_files(str(model))
 
 
 def test_frame_rate_options_are_exact(tmp_path):

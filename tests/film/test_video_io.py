@@ -8,7 +8,7 @@ import imageio_ffmpeg
 import numpy as np
 import pytest
 
-from film.media import video_io
+from film.media import video_encode, video_io
 
 FFMPEG = imageio_ffmpeg.get_ffmpeg_exe()
 
@@ -61,7 +61,7 @@ def test_rational_frame_rates_and_exact_counts(tmp_path, rate, container):
 def test_writer_keeps_a_rational_rate_and_every_frame(tmp_path):
   frames = [np.full((48, 64, 3), i / 10, np.float32) for i in range(10)]
   out = str(tmp_path / 'o.mp4')
-  with video_io.StreamingVideoWriter(out, 48, 64, Fraction(48000, 1001)) as writer:
+  with video_encode.StreamingVideoWriter(out, 48, 64, Fraction(48000, 1001)) as writer:
     for frame in frames:
       writer.add(frame)
   info = video_io.probe_video(out)
@@ -135,7 +135,7 @@ def test_mux_keeps_every_audio_track(tmp_path):
   assert video_io.probe_video(source).audio_tracks == 2
   video = make_clip(tmp_path / 'video_only.mp4', rate='24', seconds=1)
   out = str(tmp_path / 'muxed.mp4')
-  assert video_io.mux_audio(video, source, out) == 2
+  assert video_encode.mux_audio(video, source, out) == 2
   assert sum('Audio:' in line for line in stream_lines(out)) == 2
 
 
@@ -156,7 +156,7 @@ def test_parse_rate_rejects(text):
 def test_video_roundtrip_streaming(tmp_path):
   path = str(tmp_path / 'v.mp4')
   frames = [np.full((32, 48, 3), i / 10, np.float32) for i in range(6)]
-  with video_io.StreamingVideoWriter(path, 32, 48, fps=12) as writer:
+  with video_encode.StreamingVideoWriter(path, 32, 48, fps=12) as writer:
     for frame in frames:
       writer.add(frame)
   info = video_io.probe_video(path)
@@ -166,7 +166,7 @@ def test_video_roundtrip_streaming(tmp_path):
   assert len(decoded) == 6
   np.testing.assert_allclose(decoded[3], frames[3], atol=3 / 255)
   gif = str(tmp_path / 'v.gif')
-  with video_io.StreamingVideoWriter(gif, 32, 48, fps=10) as writer:
+  with video_encode.StreamingVideoWriter(gif, 32, 48, fps=10) as writer:
     for frame in frames:
       writer.add(frame)
   assert video_io.probe_video(gif).num_frames == 6
@@ -180,11 +180,11 @@ def test_mux_audio(tmp_path):
                  check=True)
   assert video_io.probe_video(src).has_audio
   silent = str(tmp_path / 'silent.mp4')
-  with video_io.StreamingVideoWriter(silent, 32, 48, fps=10) as writer:
+  with video_encode.StreamingVideoWriter(silent, 32, 48, fps=10) as writer:
     for frame in video_io.read_video_frames(src):
       writer.add(frame)
   out = str(tmp_path / 'out.mp4')
-  video_io.mux_audio(silent, src, out)
+  video_encode.mux_audio(silent, src, out)
   info = video_io.probe_video(out)
   assert info.has_audio and info.num_frames == 10
 
@@ -205,7 +205,7 @@ def test_writer_on_a_full_disk_raises_enospc_naming_the_file(tmp_path):
   path = tmp_path / 'out.mp4'
   path.symlink_to('/dev/full')
   with pytest.raises(OSError) as error:
-    with video_io.StreamingVideoWriter(str(path), 16, 16, 24) as writer:
+    with video_encode.StreamingVideoWriter(str(path), 16, 16, 24) as writer:
       for _ in range(4):
         writer.add(np.zeros((16, 16, 3), np.float32))
   assert error.value.errno == errno.ENOSPC and error.value.filename == str(path)

