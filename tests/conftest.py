@@ -36,3 +36,24 @@ def tiny_model_dir(tmp_path_factory) -> str:
   from tests.tiny import TINY  # pylint: disable=g-import-not-at-top
   tf.random.set_seed(4)
   return model_io.save_model(FilmNet(TINY), str(tmp_path_factory.mktemp('model') / 'tiny'))
+
+
+@pytest.fixture(scope='session')
+def tiny_prior_model_dir(tmp_path_factory) -> str:
+  """The tiny config with a DIS flow prior (`flow_prior='dis'`), gates set to 0.5 so that both
+  the prior and the learned residuals shape its flows; fixed random weights."""
+  import dataclasses  # pylint: disable=g-import-not-at-top
+  import numpy as np  # pylint: disable=g-import-not-at-top
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  from film.weights import model_io  # pylint: disable=g-import-not-at-top
+  from film.net.model import FilmNet, named_variables  # pylint: disable=g-import-not-at-top
+  from tests.tiny import TINY  # pylint: disable=g-import-not-at-top
+  tf.random.set_seed(5)
+  model = FilmNet(dataclasses.replace(TINY, flow_prior='dis'))
+  zeros = np.zeros((1, 8, 8, 2), np.float32)
+  model(np.zeros((1, 8, 8, 3), np.float32), np.zeros((1, 8, 8, 3), np.float32),
+        np.full((1, 1), 0.5, np.float32), prior_flows={'forward': zeros, 'backward': zeros})
+  for name, variable in named_variables(model).items():
+    if 'prior_gate' in name:
+      variable.assign(tf.fill(variable.shape, 0.5))
+  return model_io.save_model(model, str(tmp_path_factory.mktemp('model') / 'tiny_prior'))

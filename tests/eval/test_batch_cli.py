@@ -119,3 +119,28 @@ def test_sigkill_mid_batch_then_rerun_finishes_only_the_missing(folders, tiny_mo
   assert _finished(out) == [f'p{i:02d}' for i in range(NUM_PAIRS)]
   assert not [n for n in os.listdir(out) if n.startswith('.')]  # temporaries and run dir gone
   assert 'done' in result.stdout and 'skipped' in result.stdout
+
+
+def test_flow_prior_model_in_a_batch(folders, tiny_prior_model_dir, tmp_path):
+  """A DIS-prior model through the batch CLI: each item's middle frame is the Interpolator's
+  (8-bit PNG, so within one code value)."""
+  import shutil
+  from film.inference.interpolator import Interpolator
+  inputs = tmp_path / 'in'
+  for name in ('p00', 'p01'):
+    shutil.copytree(folders / name, inputs / name)
+  out = tmp_path / 'out'
+  result = _cli('--inputs', str(inputs / '*'), '--output_root', str(out), '--model',
+                tiny_prior_model_dir, '--times_to_interpolate', '1', '--precision', 'float32',
+                '--quiet')
+  assert result.returncode == 0, result.stderr
+  assert _finished(out) == ['p00', 'p01']
+  interpolator = Interpolator.from_path(tiny_prior_model_dir, precision='float32')
+  for name in ('p00', 'p01'):
+    frames = sorted(os.listdir(out / name / 'frames'))
+    assert len(frames) == 3
+    x0, x1 = (cv2.imread(str(inputs / name / f'frame{j}.png'))[..., ::-1] / 255.0
+              for j in range(2))
+    expected = interpolator.interpolate(x0.astype(np.float32), x1.astype(np.float32), 0.5)
+    got = cv2.imread(str(out / name / 'frames' / frames[1]))[..., ::-1] / 255.0
+    assert np.abs(got - np.clip(expected, 0, 1)).max() <= 1.01 / 255

@@ -181,3 +181,25 @@ def test_cli_with_a_real_model_directory(tmp_path, film_small_fixture, flip):
     predicted = np.clip(interpolator.interpolate(frames[0], frames[2], 0.5), 0, 1)
     mse = np.mean((predicted.astype(np.float64) - frames[1]) ** 2)
     assert float(row['psnr']) == pytest.approx(10 * np.log10(1 / mse), abs=1e-3)
+
+
+def test_cli_with_a_flow_prior_model(tmp_path, tiny_prior_model_dir):
+  """A DIS-prior model through `film-eval`: its PSNR equals a numpy PSNR of the Interpolator's
+  frame, which the Interpolator builds from DIS flows (tests/film/test_flow_prior.py)."""
+  from film.inference.interpolator import Interpolator
+  bench = _fake_benchmark(str(tmp_path / 'tiny'), count=2, size=(40, 56))
+  out = str(tmp_path / 'out')
+  result = _run(f'--benchmark_dir={bench}', f'--output_dir={out}',
+                f'--model={tiny_prior_model_dir}', '--methods=film', '--nolpips', '--quiet',
+                '--noflip_ensemble', '--precision=float32')
+  assert result.returncode == 0, result.stderr
+  with open(os.path.join(out, 'samples.csv')) as f:
+    rows = list(csv.DictReader(f))
+  assert len(rows) == 2
+  interpolator = Interpolator.from_path(tiny_prior_model_dir, precision='float32')
+  for row in rows:
+    frames = [np.asarray(Image.open(os.path.join(bench, row['sample'], n + '.png')),
+                         np.float32) / 255 for n in benchmarks.UCF101_NAMES]
+    predicted = np.clip(interpolator.interpolate(frames[0], frames[2], 0.5), 0, 1)
+    mse = np.mean((predicted.astype(np.float64) - frames[1]) ** 2)
+    assert float(row['psnr']) == pytest.approx(10 * np.log10(1 / mse), abs=1e-3)

@@ -165,6 +165,21 @@ def test_cli_video_to_video_keeps_audio_and_duration(video_with_audio, model_dir
   assert _no_leftovers(tmp_path)
 
 
+@pytest.mark.parametrize('extra', [[], ['--flow_scale', '0.5', '--max_tile_pixels', '1024',
+                                     '--tile_overlap', '8']])
+def test_cli_video_with_a_flow_prior_model(video_with_audio, tiny_prior_model_dir, tmp_path,
+                                           extra):
+  """A DIS-prior model through `film-interpolate` on a video, plain and with a coarser flow
+  scale and tiles: same frame count, audio and duration as any model."""
+  out = tmp_path / 'slow.mp4'
+  result = _cli('--input', video_with_audio, '--times_to_interpolate', '1', '--model',
+                tiny_prior_model_dir, '--output_video', str(out), '--quiet', *extra)
+  assert result.returncode == 0, result.stderr
+  info = video_io.probe_video(str(out))
+  assert info.num_frames == 20 and info.has_audio
+  assert _no_leftovers(tmp_path)
+
+
 def test_video_output_fps_and_gif(video_with_audio, interp, tmp_path):
   source = pipeline.resolve_inputs([video_with_audio])
   out = tmp_path / 'v25.mp4'
