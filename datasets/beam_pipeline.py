@@ -208,7 +208,10 @@ def run_records_pipeline(build: Callable[[beam.Pipeline], beam.PCollection], out
   parent, base = os.path.split(output_dir)
   if frames_lib.is_local(output_dir):
     os.makedirs(parent or '.', exist_ok=True)
-  temp_dir = frames_lib.join(parent or '.', f'.{base}.tmp-{uuid.uuid4().hex[:8]}')
+  if frames_lib.is_local(output_dir):  # hidden, named by host and pid (film.media.atomic)
+    temp_dir = atomic.temp_sibling(output_dir, directory=True)
+  else:
+    temp_dir = frames_lib.join(parent or '.', f'.{base}.tmp-{uuid.uuid4().hex[:8]}')
   # Local worker processes inherit this: gRPC's fork handlers can break the ffmpeg
   # subprocesses that decode videos (Beam's own tests turn them off the same way).
   os.environ.setdefault('GRPC_ENABLE_FORK_SUPPORT', 'false')
@@ -254,7 +257,7 @@ def run_records_pipeline(build: Callable[[beam.Pipeline], beam.PCollection], out
 def _publish(temp_dir: str, output_dir: str, shards: list[str], overwrite: bool) -> None:
   """Moves the finished temp folder into place (a single rename on local disks)."""
   if frames_lib.is_local(output_dir):
-    atomic.replace(temp_dir, output_dir)  # an existing output was allowed by `overwrite`
+    atomic.publish(temp_dir, output_dir, overwrite)  # never replaces without `overwrite`
     return
   if overwrite and FileSystems.exists(output_dir):
     FileSystems.delete([output_dir])

@@ -205,7 +205,8 @@ def evaluate(benchmark_dirs: Sequence[str],
     lpips_nets: LPIPS backbones ('vgg', 'alex'); each is skipped with a warning if unavailable.
     lpips_weights_dir: LPIPS weights folder (None: `eval.lpips` default / FILM_WEIGHTS_DIR).
     max_samples: evaluate only the first this many samples of each benchmark.
-    overwrite: allow writing into a non-empty `output_dir`.
+    overwrite: replace a non-empty `output_dir` (as a whole: the results are published as one
+      folder, `film.media.atomic.output_dir`).
     sheet_samples: samples per benchmark shown on the comparison sheet (0 = no sheet).
     error_amplify: error-map gain on the sheets.
     progress: show a tqdm progress bar.
@@ -287,7 +288,7 @@ def evaluate(benchmark_dirs: Sequence[str],
     bar.close()
 
   files = _write_outputs(output_dir, rows, metric_list, sheets, opened, methods, command,
-                         error_amplify, model_path, max_samples)
+                         error_amplify, model_path, max_samples, overwrite)
   table = report.mean_table(rows, metric_list)
   for benchmark, entries in table.items():
     for method, entry in entries.items():
@@ -296,13 +297,12 @@ def evaluate(benchmark_dirs: Sequence[str],
   return EvaluationResult(rows, metric_list, files)
 
 
-def _write_outputs(output_dir: str, rows: List[report.Row], metric_list: List[str],
-                   sheets: Dict[str, List[report.SheetSample]],
-                   opened: Sequence[benchmarks_lib.Benchmark], methods: Sequence[str],
-                   command: Optional[str], error_amplify: float, model_path: Optional[str],
-                   max_samples: Optional[int]) -> Dict[str, str]:
-  """Writes every report file atomically; returns `{kind: path}`."""
-  os.makedirs(output_dir, exist_ok=True)
+def _write_report_files(output_dir: str, rows: List[report.Row], metric_list: List[str],
+                        sheets: Dict[str, List[report.SheetSample]],
+                        opened: Sequence[benchmarks_lib.Benchmark], methods: Sequence[str],
+                        command: Optional[str], error_amplify: float,
+                        model_path: Optional[str], max_samples: Optional[int]) -> Dict[str, str]:
+  """Writes every report file into the (temporary) folder `output_dir`; returns their paths."""
   files = {'csv': os.path.join(output_dir, report.CSV_FILE),
            'summary': os.path.join(output_dir, report.SUMMARY_FILE),
            'results_table': os.path.join(output_dir, report.RESULTS_TABLE_FILE),
@@ -331,5 +331,21 @@ def _write_outputs(output_dir: str, rows: List[report.Row], metric_list: List[st
       'time': time.strftime('%Y-%m-%d %H:%M:%S %z'),
   }
   report.atomic_write(files['run_info'], json.dumps(info, indent=2) + '\n')
+  return files
+
+
+def _write_outputs(output_dir: str, rows: List[report.Row], metric_list: List[str],
+                   sheets: Dict[str, List[report.SheetSample]],
+                   opened: Sequence[benchmarks_lib.Benchmark], methods: Sequence[str],
+                   command: Optional[str], error_amplify: float, model_path: Optional[str],
+                   max_samples: Optional[int], overwrite: bool) -> Dict[str, str]:
+  """Writes the report files into a temporary folder published as `output_dir` as a whole
+  (`film.media.atomic.output_dir`: never replacing another run's results without `overwrite`);
+  returns `{kind: final path}`."""
+  with atomic.output_dir(output_dir, overwrite, flag='--overwrite') as tmp:
+    written = _write_report_files(tmp, rows, metric_list, sheets, opened, methods, command,
+                                  error_amplify, model_path, max_samples)
+  files = {kind: os.path.join(output_dir, os.path.basename(path))
+           for kind, path in written.items()}
   logging.info('Wrote %s.', ', '.join(sorted(files.values())))
   return files

@@ -30,6 +30,22 @@ def _is_console_script() -> bool:
   return program.startswith('film-') or program == '-m'
 
 
+def _stop_before_work(signum: int, frame) -> None:  # pylint: disable=unused-argument
+  """A stop signal while a command line is still importing: nothing is written yet."""
+  import signal  # pylint: disable=g-import-not-at-top
+  program = _os.path.basename(_sys.argv[0]) if _sys.argv and _sys.argv[0] != '-m' else 'film'
+  _os.write(2, f'{program}: interrupted by {signal.Signals(signum).name} before any work; '
+               'nothing was written\n'.encode())
+  _os._exit(128 + signum)
+
+
+if _is_console_script():
+  # Until `film.cli.guarded` takes over (it raises `film.cli.Interrupted` and cleans up), a
+  # stop signal ends the start-up at once with the same exit status (128 + signal).
+  import signal as _signal
+  for _signum in (_signal.SIGINT, _signal.SIGTERM, _signal.SIGHUP):
+    _signal.signal(_signum, _stop_before_work)
+
 if _importlib_util.find_spec('tensorflow') is None:
   if _is_console_script():
     # One line and exit status 2 (the CLIs' user-error code), no traceback.

@@ -9,7 +9,9 @@ Contract (README, "Errors and exit codes"):
   published by `film.media.atomic` only when complete).
 * A programming error (anything else) keeps its Python traceback (exit status 1): it is never
   relabelled as a user error.
-* Ctrl-C ends with one line and status 130.
+* Ctrl-C, SIGTERM (what `timeout`, `docker stop`, Kubernetes and Slurm send) and SIGHUP stop
+  the tool the same way: every temporary of the run is removed, what was already published is
+  kept, and one line says what was kept; exit status 128 + the signal (130, 143, 129).
 
 What counts as a user error: any `UserError` (every package error class about user input
 derives from it: image/video/model/benchmark/dataset errors), absl flag-parsing errors, and
@@ -25,14 +27,18 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import logging
 import os
 import re
+import signal
 import subprocess
 import sys
+import threading
 from typing import Callable, Iterator, Optional, Sequence
 
 EXIT_USER_ERROR = 2
-EXIT_INTERRUPTED = 130
+EXIT_INTERRUPTED = 130  # 128 + SIGINT; SIGTERM gives 143, SIGHUP 129.
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
 # errno -> the fix shown after the system's description.
 _OS_FIXES = {
@@ -93,6 +99,86 @@ def user_error_message(error: BaseException) -> Optional[str]:
   return None
 
 
+class Interrupted(KeyboardInterrupt):
+  """A stop signal (SIGTERM, SIGHUP) raised in the main thread like Ctrl-C's KeyboardInterrupt,
+  so that every `except KeyboardInterrupt` / `except BaseException` clean-up runs for it too."""
+
+  def __init__(self, signum: int):
+    super().__init__(f'stopped by {signal.Signals(signum).name}')
+    self.signum = signum
+
+
+# What the run published and what a resume needs (the "kept" part of the interrupt line).
+_state = {'signal': None, 'published': [], 'keep_note': None, 'on_stop': []}
+
+
+def _raise_interrupted(signum: int, frame) -> None:  # pylint: disable=unused-argument
+  if _state['signal'] is not None:
+    return  # Already stopping: a second signal must not cut the clean-up short.
+  _state['signal'] = signum
+  # Libraries that catch it on the way (Beam logs a failed bundle with its traceback) must not
+  # bury the one interrupt line: no more log records from here on.
+  logging.disable(logging.CRITICAL)
+  for callback in _state['on_stop']:
+    with contextlib.suppress(Exception):
+      callback()
+  raise Interrupted(signum)
+
+
+def on_stop(callback: Callable[[], None]) -> None:
+  """Runs `callback()` inside the signal handler, before `Interrupted` is raised: for work that
+  the main thread's clean-up cannot reach (e.g. `film.batch` stops its Beam worker processes)."""
+  _state['on_stop'].append(callback)
+
+
+def stop_requested() -> bool:
+  """Whether a stop signal arrived (for code that sees it only wrapped in another error)."""
+  return _state['signal'] is not None
+
+
+def install_stop_handlers() -> None:
+  """SIGINT, SIGTERM and SIGHUP raise `Interrupted` (a KeyboardInterrupt) in the main thread,
+  once: later signals are ignored while the run cleans up. A no-op outside the main thread."""
+  if threading.current_thread() is not threading.main_thread():
+    return
+  for signum in STOP_SIGNALS:  # (replacing `film/__init__`'s start-up handlers)
+    signal.signal(signum, _raise_interrupted)
+
+
+def note_published(path: str) -> None:
+  """Records a finished output (`film.media.atomic` calls it when it publishes one)."""
+  _state['published'].append(path)
+
+
+def set_keep_note(note: Optional[str]) -> None:
+  """What an interrupted run keeps for a resume (batch items, training checkpoints), said in
+  the interrupt line instead of the list of published outputs."""
+  _state['keep_note'] = note
+
+
+def interrupt_exit_code(error: BaseException) -> int:
+  """128 + the signal that stopped the run (`Interrupted`, or a KeyboardInterrupt re-raised
+  by a library after our handler ran), 130 for a plain Ctrl-C."""
+  signum = getattr(error, 'signum', None) or _state['signal'] or signal.SIGINT
+  return 128 + int(signum)
+
+
+def interrupt_message(prog: str, error: BaseException) -> str:
+  """`<prog>: interrupted by SIGTERM; kept: ...` (one line)."""
+  signum = getattr(error, 'signum', None) or _state['signal'] or signal.SIGINT
+  name = 'Ctrl-C' if signum == signal.SIGINT else signal.Signals(signum).name
+  if _state['keep_note']:
+    kept = _state['keep_note']
+  elif _state['published']:
+    done = _state['published']
+    listed = ', '.join(done[:3]) + (f' and {len(done) - 3} more' if len(done) > 3 else '')
+    kept = f'kept the outputs finished before it: {listed}; no temporary file is left'
+
+  else:
+    kept = 'no output was published and no temporary file is left'
+  return one_line(f'{prog}: interrupted by {name}; {kept}')
+
+
 def fail(prog: str, message: str) -> None:
   """Prints `<prog>: error: <message>` as one line and exits with `EXIT_USER_ERROR`."""
   sys.stdout.flush()
@@ -104,15 +190,21 @@ def guarded(main: Callable[[list[str]], None], prog: str) -> Callable[[list[str]
   """`main` with user errors turned into the one-line exit (programming errors propagate)."""
 
   def wrapper(argv: list[str]) -> None:
+    _state.update(signal=None, published=[], keep_note=None, on_stop=[])  # one run per call
+    logging.disable(logging.NOTSET)
+    install_stop_handlers()
     try:
       main(argv)
-    except KeyboardInterrupt:
-      print(f'{prog}: interrupted; no output was published', file=sys.stderr, flush=True)
-      sys.exit(EXIT_INTERRUPTED)
-    except Exception as error:  # pylint: disable=broad-except  (re-raised unless user-caused)
-      message = user_error_message(error)
+    except BaseException as error:  # pylint: disable=broad-except
+      # A stop signal (or an error it caused, e.g. a broken pipe to a killed ffmpeg) ends the
+      # run as interrupted; the clean-up of the `except` / `finally` blocks has run.
+      if isinstance(error, KeyboardInterrupt) or _state['signal'] is not None:
+        sys.stdout.flush()
+        print(interrupt_message(prog, error), file=sys.stderr, flush=True)
+        sys.exit(interrupt_exit_code(error))
+      message = user_error_message(error) if isinstance(error, Exception) else None
       if message is None:
-        raise
+        raise  # programming errors keep their traceback; SystemExit from `fail` passes
       fail(prog, message)
 
   return wrapper

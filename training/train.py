@@ -12,7 +12,7 @@
    image summaries, checkpoints and evaluations at their intervals;
 6. a last checkpoint and evaluation, and the export of the final model (`checkpoint_export`).
 
-SIGTERM / Ctrl-C (`TrainingInterrupted` / KeyboardInterrupt) write a final checkpoint; a
+Ctrl-C, SIGTERM and SIGHUP (KeyboardInterrupt / `film.cli.Interrupted`) write a final checkpoint; a
 non-finite loss (`NonFiniteLossError`) stops the run without one.
 """
 from __future__ import annotations
@@ -28,6 +28,7 @@ from typing import Any, Optional, Sequence
 from absl import logging
 import tensorflow as tf
 
+from film import cli
 from film.weights import model_io
 from film.net.model import named_variables
 from film.training import checkpoint_export
@@ -40,10 +41,6 @@ from film.training import run_records
 from film.training import summaries
 from film.training.trainer import NonFiniteLossError, Trainer, learning_rate_schedule
 from film.training.trainer import parse_compute_dtype, resolve_compute_dtype
-
-
-class TrainingInterrupted(Exception):
-  """Raised (e.g. from a SIGTERM handler) to stop training after a final checkpoint."""
 
 
 @dataclasses.dataclass
@@ -305,10 +302,17 @@ def train(run_dir: str, strategy: tf.distribute.Strategy, config: configs_lib.Ru
   except NonFiniteLossError as e:
     logging.error('%s', e)
     raise
-  except (KeyboardInterrupt, TrainingInterrupted):
+  except KeyboardInterrupt:  # Ctrl-C, SIGTERM, SIGHUP (film.cli.Interrupted)
     if last_saved != trainer.current_step:
       logging.warning('Interrupted at step %d: writing a final checkpoint', trainer.current_step)
       trainer.save()
+    if trainer.manager.latest_checkpoint:
+      cli.set_keep_note(f'the checkpoint of step {trainer.current_step} '
+                        f'({trainer.manager.latest_checkpoint}) is kept; the same command '
+                        'resumes from it')
+    else:
+      cli.set_keep_note('no step was finished, so there is no checkpoint; the same command '
+                        'starts the run again')
     raise
   finally:
     writer['train'].flush()

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import glob
 import os
-import signal
 import sys
 
 from absl import app
@@ -64,11 +63,6 @@ def _bindings() -> list[str]:
   if FLAGS.num_steps is not None:
     params.append(f'training.num_steps = {FLAGS.num_steps}')
   return params
-
-
-def _raise_interrupted(signum, frame):  # pylint: disable=unused-argument
-  from film.training.train import TrainingInterrupted  # pylint: disable=g-import-not-at-top
-  raise TrainingInterrupted(f'signal {signum}')
 
 
 def _check_inputs() -> None:
@@ -125,7 +119,8 @@ def main(argv: list[str]) -> None:
     raise app.UsageError('--gin_config is required')
   if not FLAGS.label:
     raise app.UsageError('--label is required')
-  signal.signal(signal.SIGTERM, _raise_interrupted)
+  # Ctrl-C / SIGTERM / SIGHUP (film.cli.Interrupted): `train` writes a final checkpoint and
+  # film.cli prints what was kept and exits 130 / 143 / 129.
   try:
     result = train_lib.run_from_gin(FLAGS.gin_config, _bindings(), FLAGS.base_folder,
                                     FLAGS.label, FLAGS.mode, logical_cpus=FLAGS.logical_cpus,
@@ -133,9 +128,6 @@ def main(argv: list[str]) -> None:
   except NonFiniteLossError as e:
     print(f'ERROR: {e}', file=sys.stderr)
     sys.exit(NON_FINITE_EXIT_CODE)
-  except (KeyboardInterrupt, train_lib.TrainingInterrupted):
-    logging.warning('Training interrupted; resume by running the same command again')
-    sys.exit(130)
   logging.info('Done: %s', result)
 
 

@@ -78,18 +78,16 @@ def main(argv: list[str]) -> None:
   items = batch.find_items(_INPUTS.value or (), _INPUT_LIST.value or ())
   with batch.quiet_imports():
     from film.datasets import beam_pipeline
-  try:
-    summary = batch_runner.run_batch(
-        items, _OUTPUT_ROOT.value, model=flags.FLAGS.model,
-        interpolator_kwargs=single.interpolator_kwargs(), options=options,
-        outputs=_OUTPUTS.value, video_format=_VIDEO_FORMAT.value,
-        overwrite=flags.FLAGS.overwrite, num_workers=_NUM_WORKERS.value,
-        pipeline_args=beam_pipeline.beam_args(argv[1:]), manifest_path=_MANIFEST.value,
-        progress=not quiet)
-  except KeyboardInterrupt:
-    print(f'{PROG}: interrupted; finished items are kept, the same command finishes the rest',
-          file=sys.stderr, flush=True)
-    sys.exit(cli.EXIT_INTERRUPTED)
+  # Ctrl-C / SIGTERM / SIGHUP: film.cli prints this and exits 130 / 143 / 129.
+  cli.set_keep_note('finished items are kept (no temporary is left); the same command '
+                    'finishes the rest')
+  summary = batch_runner.run_batch(
+      items, _OUTPUT_ROOT.value, model=flags.FLAGS.model,
+      interpolator_kwargs=single.interpolator_kwargs(), options=options,
+      outputs=_OUTPUTS.value, video_format=_VIDEO_FORMAT.value,
+      overwrite=flags.FLAGS.overwrite, num_workers=_NUM_WORKERS.value,
+      pipeline_args=beam_pipeline.beam_args(argv[1:]), manifest_path=_MANIFEST.value,
+      progress=not quiet)
   for row in summary['rows']:
     if row['status'] == batch.FAILED:
       print(f'{PROG}: failed: {row["item"]}: {row["reason"]}', file=sys.stderr)

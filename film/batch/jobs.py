@@ -280,14 +280,11 @@ def _build_item(job: BatchJob, item: Item, inputs: list[str], output_root: str, 
   """Interpolates `inputs` into the local `<output_root>/<name>/`, atomically (temporary
   sibling, renamed when complete, result record inside); fills `row`."""
   final = item_dir(output_root, item)
-  parent, base = os.path.split(final)
   if os.path.exists(final) and not overwrite:
     raise pipeline.InputError(f'output {final} exists but is not a finished batch item; remove '
                               'it or pass --overwrite')
-  os.makedirs(parent, exist_ok=True)
-  for stale in glob.glob(os.path.join(glob.escape(parent), f'.{glob.escape(base)}.tmp-*')):
-    shutil.rmtree(stale, ignore_errors=True)  # Left by a killed run.
-  tmp = tempfile.mkdtemp(prefix=f'.{base}.tmp-', dir=parent)
+  # (Also removes the temporaries of this item left by killed runs, never a live run's.)
+  tmp = atomic.temp_sibling(final, directory=True)
   try:
     source = pipeline.resolve_inputs(inputs)
     options = item_options(job, item, tmp)
@@ -300,7 +297,7 @@ def _build_item(job: BatchJob, item: Item, inputs: list[str], output_root: str, 
     write_json(os.path.join(tmp, ITEM_RECORD), {
         **row, 'fps': summary.get('fps'), 'gaps': summary.get('gaps'),
         'worker': this_process(), 'finished': time.strftime('%Y-%m-%dT%H:%M:%S%z')})
-    atomic.replace(tmp, final)
+    atomic.publish(tmp, final, overwrite)
   except BaseException:
     shutil.rmtree(tmp, ignore_errors=True)
     raise

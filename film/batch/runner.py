@@ -10,12 +10,14 @@ rows the workers write, and writes the manifest. Module dependencies run one way
 """
 from __future__ import annotations
 
+import contextlib
 import csv
 import glob
 import io
 import json
 import os
 import shutil
+import signal
 import socket
 import tempfile
 import threading
@@ -130,6 +132,57 @@ def _remove_stale_run_dirs(output_root: str) -> None:
       continue  # Being created, or not ours to judge.
 
 
+def _children(pid: int) -> list[int]:
+  out = []
+  for task in glob.glob(f'/proc/{pid}/task/*/children'):
+    try:
+      with open(task) as f:
+        out += [int(p) for p in f.read().split()]
+    except OSError:
+      continue
+  return out
+
+
+def _local_worker_pids() -> list[int]:
+  """This process's descendants that are Beam SDK workers (local multi-process runs start them
+  through `/bin/sh -c`, so they are grandchildren)."""
+  todo, workers = _children(os.getpid()), []
+  while todo:
+    pid = todo.pop()
+    try:
+      with open(f'/proc/{pid}/cmdline', 'rb') as f:
+        if b'apache_beam' in f.read():
+          workers.append(pid)
+          todo += _children(pid)
+    except OSError:
+      continue
+  return workers
+
+
+def _kill_local_workers() -> None:
+  """On a stop signal: ends the local Beam workers at once (they would finish their bundle
+  and log their shutdown); their item temporaries are removed by `_remove_item_temporaries`."""
+  for pid in _local_worker_pids():
+    with contextlib.suppress(OSError):
+      os.kill(pid, signal.SIGKILL)
+
+
+def _remove_item_temporaries(output_root: str, items: Sequence[Item]) -> None:
+  """Removes the temporaries of `items` whose process is gone (killed workers included)."""
+  deadline = time.time() + 10
+  for item in items:
+    final = item_dir(output_root, item)
+    while True:
+      left = [t for t in glob.glob(os.path.join(glob.escape(os.path.dirname(final)),
+                                                f'.{glob.escape(os.path.basename(final))}'
+                                                f'{atomic.TEMP_MARK}*'))
+              if t not in atomic.stale_temporaries(final) and f'-{os.getpid()}-' not in t]
+      atomic.remove_stale_temporaries(final)
+      if not left or time.time() > deadline:
+        break
+      time.sleep(0.05)  # A killed worker not reaped yet, or one still stopping.
+
+
 def _is_local_runner(pipeline_args: Sequence[str]) -> bool:
   runner = next((a.split('=', 1)[1] for a in pipeline_args if a.startswith('--runner=')), None)
   if runner is None and '--runner' in pipeline_args:
@@ -235,6 +288,8 @@ def run_batch(items: Sequence[Item], output_root: str, *, model: Optional[str] =
                                dir=output_root)
     with open(os.path.join(run_dir, RUN_DRIVER), 'w') as f:
       f.write(this_process())
+  if workers > 1:
+    cli.on_stop(_kill_local_workers)
   try:
     if todo:
       job = BatchJob(model, kwargs, options, outputs, video_format, output_root, run_dir, threads)
@@ -261,7 +316,7 @@ def run_batch(items: Sequence[Item], output_root: str, *, model: Optional[str] =
           except (NotImplementedError, AttributeError):
             pass
         except Exception as e:  # pylint: disable=broad-except  (reported; rows say what is done)
-          if 'KeyboardInterrupt' in str(e):  # Ctrl-C, wrapped by the runner.
+          if cli.stop_requested() or 'KeyboardInterrupt' in str(e):  # wrapped by the runner
             raise KeyboardInterrupt from e
           job_error = cli.user_error_message(e) or cli.one_line(str(e))[:500]
           logging.error('The batch job stopped: %s', job_error)
@@ -272,7 +327,13 @@ def run_batch(items: Sequence[Item], output_root: str, *, model: Optional[str] =
             'reason': f'not processed: the job stopped ({job_error})', 'kind': item.kind,
             'inputs': list(item.inputs), 'outputs': []}
   finally:
+    if cli.stop_requested():  # killed workers must be gone before their run folder goes
+      deadline = time.time() + 10
+      while time.time() < deadline and any(atomic.process_alive(p) for p in _local_worker_pids()):
+        time.sleep(0.05)
     storage.remove_tree(run_dir)
+    if cli.stop_requested() and not remote:
+      _remove_item_temporaries(output_root, [item for _, item in todo])
   ordered = [rows[i] for i in range(len(items))]
   write_manifest(ordered, manifest_path)
   counts = {s: sum(r['status'] == s for r in ordered) for s in (DONE, SKIPPED, FAILED)}

@@ -313,10 +313,10 @@ def run(source: Source, options: Options, interpolator) -> dict:
       os.replace(muxed, video_tmp)
       summary['audio'] = summary['audio_tracks'] > 0
     if frame_dir:
-      atomic.replace(frame_dir, options.output_dir)
+      atomic.publish(frame_dir, options.output_dir, options.overwrite)
       summary['outputs'].append(options.output_dir)
     if video_tmp and not video_inside:
-      atomic.replace(video_tmp, options.output_video)
+      atomic.publish(video_tmp, options.output_video, options.overwrite)
     if video_tmp:
       summary['outputs'].append(options.output_video)
   except BaseException as error:

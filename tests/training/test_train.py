@@ -18,6 +18,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 
 import gin
@@ -381,3 +382,40 @@ def test_flow_prior_model_trains_previews_and_evaluates(records, tmp_path):
   model = model_io.load_model(result.export_dir)
   gates = [v for n, v in named_variables(model).items() if 'prior_gate' in n]
   assert gates and any(np.any(g.numpy() != 0) for g in gates)
+
+
+@pytest.mark.parametrize('signum, code', [(signal.SIGTERM, 143), (signal.SIGHUP, 129)])
+def test_stop_signal_writes_a_final_checkpoint(records, tmp_path, signum, code):
+  """SIGTERM / SIGHUP mid-run: a checkpoint of the step reached, exit 128 + signal, one line
+  naming the checkpoint, and no temporary in the run folder (checkpoints only every 1000)."""
+  base = str(tmp_path / 'runs')
+  checkpoint_dir = os.path.join(base, 'stopped', run_records.CHECKPOINT_SUBDIR)
+  command = [sys.executable, '-m', 'film.training.train_cli', '--gin_config', SMOKE_GIN,
+             '--base_folder', base, '--label', 'stopped', '--train_data', records['train'],
+             '--eval_data', records['val'], '--num_steps', '100000',
+             '--gin_params', 'training.checkpoint_every = 1000',
+             '--gin_params', 'training.eval_every = 0',
+             '--gin_params', 'training.image_summary_every = 0']
+  process = subprocess.Popen(command, cwd=REPO_ROOT, env=_subprocess_env(),
+                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+  lines: list[str] = []
+  reader = threading.Thread(target=lambda: lines.extend(
+      line.decode(errors='replace') for line in process.stderr), daemon=True)
+  reader.start()
+  deadline = time.time() + 240
+  while not any('step 2/' in line for line in lines):
+    assert process.poll() is None, ''.join(lines)[-3000:]
+    assert time.time() < deadline, 'the training process made no steps in time'
+    time.sleep(0.1)
+  process.send_signal(signum)
+  process.wait(timeout=120)
+  reader.join(timeout=30)
+  err = ''.join(lines)
+  assert process.returncode == code, err[-3000:]
+  last = err.strip().splitlines()[-1]
+  assert 'interrupted by' in last and 'is kept' in last and 'resumes' in last, last
+  step = _latest_step(checkpoint_dir)
+  assert step >= 1 and f'step {step}' in last
+  hidden = [n for _, dirs, files in os.walk(os.path.join(base, 'stopped'))
+            for n in dirs + files if '.tmp-' in n or n.endswith('.tempstate')]
+  assert not hidden, hidden
