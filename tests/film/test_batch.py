@@ -7,6 +7,7 @@ model calls and the inputs themselves; counts from the (N-1)*2**k+1 rule.
 import json
 import os
 import subprocess
+import sys
 
 import cv2
 import numpy as np
@@ -19,7 +20,7 @@ from apache_beam.io.localfilesystem import LocalFileSystem
 from film.batch import jobs as batch, models as batch_models, runner as batch_runner
 from film.weights import model_io
 from film.inference import pipeline
-from film.media import video_io
+from film.media import atomic, video_io
 
 H, W = 48, 64
 
@@ -217,7 +218,10 @@ def test_batch_outputs_failure_isolation_manifest_and_resume(inputs, tiny_model_
   assert os.stat(out / 'v1' / 'v1.mp4').st_mtime_ns == mtime
 
   # A killed run leaves only a hidden temporary; the item is redone and the temporary removed.
-  os.rename(out / 's1', out / '.s1.tmp-killed')
+  # (Temporaries are named by host and pid: this one is a dead process's.)
+  dead = subprocess.Popen([sys.executable, '-c', 'pass'])
+  dead.wait()
+  os.rename(out / 's1', out / f'.s1{atomic.TEMP_MARK}{atomic._HOST}-{dead.pid}-killed')
   summary, _ = _run(items, out, tiny_model_dir, manifest_path=str(tmp_path / 'results.csv'))
   assert [r['status'] for r in summary['rows']] == ['failed', 'skipped', 'done', 'skipped',
                                                    'skipped']
