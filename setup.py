@@ -61,6 +61,8 @@ setup(
     ],
     extras_require={
         'cpu': [f'tensorflow-cpu{TENSORFLOW}'],
+        # --model film:style etc. downloaded from the Hugging Face Hub (film.weights.published).
+        'hub': ['huggingface_hub>=0.24,<2'],
         'and-cuda': [f'tensorflow[and-cuda]{TENSORFLOW}'],
         # Beam record jobs (film-create-tfrecords, film-fetch-bbb --make_tfrecords).
         'data': [BEAM, 'google-crc32c>=1.5,<2'],
@@ -80,6 +82,7 @@ setup(
             'film-interpolate=film.inference.interpolate_cli:run',
             'film-interpolate-batch=film.batch.batch_cli:run',
             'film-export=film.weights.export_cli:run',
+            'film-models=film.weights.models_cli:run',
             'film-eval=film.eval.eval_cli:run',
             'film-create-tfrecords=film.datasets.create_tfrecords_cli:run',
             'film-fetch-bbb=film.datasets.fetch_big_buck_bunny:run',

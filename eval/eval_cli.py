@@ -32,7 +32,8 @@ flags.DEFINE_list('layout', None, 'Layout: auto (default) or one of '
 flags.DEFINE_list('methods', None, 'Comma list from '
                   f'{",".join(evaluate_lib.METHOD_NAMES)}; default: film (if --model) and all '
                   'baselines.')
-flags.DEFINE_string('model', None, 'Model folder (ours or a FILM SavedModel) for method film. '
+flags.DEFINE_string('model', None, 'Model folder (ours or a FILM SavedModel) or a published name '
+                    '(film:style, film:l1, film:vgg) for method film. '
                     'Default: the bundled default model (film/default_model/) if installed.')
 flags.DEFINE_boolean('use_default_model', True, 'Without --model, evaluate the bundled default '
                      'model when it is installed (--nouse_default_model: baselines only).')

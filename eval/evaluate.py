@@ -71,7 +71,7 @@ def make_model_method(model_path: str, flip_ensemble: bool = False,
   from film import cli  # pylint: disable=g-import-not-at-top
   from film.weights import model_files  # pylint: disable=g-import-not-at-top
   try:
-    model_files.check_model_files(model_path)  # cheap, before TensorFlow
+    model_files.check_model_argument(model_path)  # cheap, before TensorFlow
     with cli.quiet_native_stderr():  # TensorFlow's start-up lines (film.cli contract)
       try:
         from film.inference.interpolator import Interpolator  # pylint: disable=g-import-not-at-top
@@ -104,7 +104,10 @@ def resolve_methods(methods: Optional[Sequence[str]], model_path: Optional[str])
   Raises:
     EvaluationError: unknown method, `film` without a model, or a missing model folder.
   """
-  if model_path is not None and not os.path.exists(model_path):
+  from film.weights import published  # pylint: disable=g-import-not-at-top
+  if published.is_model_name(model_path):
+    published.lookup(model_path)  # an unknown name: one line listing the known ones
+  elif model_path is not None and not os.path.exists(model_path):
     raise EvaluationError(f'model path {model_path} does not exist; pass an existing model '
                           f'folder to --model')
   if not methods:

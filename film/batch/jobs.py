@@ -345,8 +345,12 @@ def process_item(job: BatchJob, item: Item, interpolator, overwrite: bool = Fals
 # ------------------------------------------------------------------------------ the job
 
 def check_model(model: Optional[str]) -> None:
-  from film.weights import defaults  # pylint: disable=g-import-not-at-top
-  path = model or defaults.DEFAULT_MODEL_DIR
+  from film.weights import defaults, published  # pylint: disable=g-import-not-at-top
+  model = published.model_argument(model)
+  if model is None or published.is_model_name(model):
+    model_files.check_model_argument(model)
+    return
+  path = model
   if storage.is_url(path):
     if not storage.exists(storage.join(path, defaults.MODEL_MANIFEST)):
       raise pipeline.InputError(f'model {path} has no {defaults.MODEL_MANIFEST}; from a URL only '

@@ -233,6 +233,10 @@ def run_batch(items: Sequence[Item], output_root: str, *, model: Optional[str] =
     raise pipeline.InputError('--output_fps needs the frame rate of the frame folders and pairs: '
                               'pass --input_fps')
   check_model(model)
+  from film.weights import published  # pylint: disable=g-import-not-at-top
+  if published.is_model_name(model):  # resolved (fetched / converted) once, here, not per worker
+    with quiet_imports():
+      model = published.resolve(model, progress=progress)
   with quiet_imports():
     try:
       import apache_beam as beam  # pylint: disable=g-import-not-at-top

@@ -47,8 +47,9 @@ _FPS = flags.DEFINE_string(
     'fps', None, 'Frame rate of --output_video with --times_to_interpolate (e.g. 30 or '
     '30000/1001). Default: video input fps * 2**k (same duration, exact), else 30.')
 _MODEL = flags.DEFINE_string(
-    'model', None, 'Model directory (film-convert output) or FILM SavedModel directory. '
-    'Default: the model shipped in film/default_model/.')
+    'model', None, 'Model directory (film-convert output), FILM SavedModel directory, or a '
+    'published FILM model: film:style, film:l1, film:vgg (fetched and converted once, then '
+    'cached; see film-models). Default (or "default"): the model shipped in film/default_model/.')
 _LEVELS = flags.DEFINE_integer('pyramid_levels', None, 'Pyramid depth of a FILM SavedModel / '
                                'checkpoint given to --model (not stored in it; default: from a '
                                'gin file beside it, else 7).')
@@ -122,15 +123,8 @@ def processing_options(output_dir: Optional[str], output_video: Optional[str]):
 def check_model_flag() -> None:
   """Raises `film.inference.pipeline.InputError` if --model (or, without it, the default model) is
   missing or its files are unreadable or corrupt (checked without TensorFlow)."""
-  from film.weights import defaults, model_files
-  from film.inference import pipeline
-  if _MODEL.value is None and not defaults.default_model_available():
-    raise pipeline.InputError(f'no default model is installed (expected '
-                              f'{defaults.DEFAULT_MODEL_DIR}); pass --model DIR')
-  if _MODEL.value is not None and not os.path.exists(_MODEL.value):
-    raise pipeline.InputError(f'model {_MODEL.value} does not exist; pass --model with a film '
-                              'model directory (film-convert output) or a FILM SavedModel')
-  model_files.check_model_files(_MODEL.value or defaults.DEFAULT_MODEL_DIR)
+  from film.weights import model_files
+  model_files.check_model_argument(_MODEL.value)
 
 
 def interpolator_kwargs() -> dict[str, Any]:

@@ -125,7 +125,10 @@ class Interpolator(PairEvaluator):
     `kwargs` go to the constructor; `time_mode='auto'` (the default here) takes the model
     directory's recommended time mode (`recommended_time_mode`).
     """
-    from film.weights import model_io
+    from film.weights import model_io, published
+    path = published.model_argument(path)
+    if published.is_model_name(path):  # fetched / converted once, then from the cache
+      path = published.resolve(path)
     if path is None:
       if not model_io.is_model_dir(DEFAULT_MODEL_DIR):
         raise model_io.ModelLoadError(

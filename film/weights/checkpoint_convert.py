@@ -50,6 +50,16 @@ def find_checkpoint_prefix(path: str) -> str:
       'prefix (ckpt-N with ckpt-N.index beside it)')
 
 
+def _read(reader, key: str, prefix: str):
+  """One tensor of a checkpoint; ModelLoadError when its data file is truncated or damaged."""
+  try:
+    return reader.get_tensor(key)
+  except Exception as e:  # pylint: disable=broad-except  (IndexError, DataLoss, ... from TF)
+    raise ModelLoadError(f'Cannot read {key} from checkpoint {prefix} ({type(e).__name__}: '
+                         f'{e}); the file is truncated or damaged: copy or download it again'
+                         ) from e
+
+
 def read_film_variables(path: str) -> dict[str, np.ndarray]:
   """Returns the network variables of a FILM checkpoint keyed by Keras full name (no ':0')."""
   prefix = find_checkpoint_prefix(path)
@@ -62,7 +72,7 @@ def read_film_variables(path: str) -> dict[str, np.ndarray]:
     raise ModelLoadError(f'{prefix} has no _CHECKPOINTABLE_OBJECT_GRAPH; it is not a TF2 '
                          'object-based checkpoint as FILM writes them')
   graph = trackable_object_graph_pb2.TrackableObjectGraph()
-  graph.ParseFromString(reader.get_tensor('_CHECKPOINTABLE_OBJECT_GRAPH'))
+  graph.ParseFromString(_read(reader, '_CHECKPOINTABLE_OBJECT_GRAPH', prefix))
   arrays: dict[str, np.ndarray] = {}
   for node in graph.nodes:
     for attribute in node.attributes:
@@ -74,7 +84,7 @@ def read_film_variables(path: str) -> dict[str, np.ndarray]:
       if attribute.checkpoint_key not in keys:
         raise ModelLoadError(f'{prefix}: {name} is listed but its value '
                              f'{attribute.checkpoint_key} is missing (partial checkpoint)')
-      arrays[name] = reader.get_tensor(attribute.checkpoint_key)
+      arrays[name] = _read(reader, attribute.checkpoint_key, prefix)
   if not arrays:
     raise ModelLoadError(f'{prefix} holds no FILM network variables (feat_net/, predict_flow/, '
                          'fusion/); is it a FILM checkpoint?')

@@ -14,8 +14,9 @@ from absl import flags, logging  # noqa: E402
 from film.media import atomic  # noqa: E402
 from film import cli  # noqa: E402
 
-_MODEL = flags.DEFINE_string('model', None, 'Model directory (our format) or FILM SavedModel / '
-                             'checkpoint. Default: film/default_model/.')
+_MODEL = flags.DEFINE_string('model', None, 'Model directory (our format), FILM SavedModel / '
+                             'checkpoint, or a published name (film:style, film:l1, film:vgg). '
+                             'Default: film/default_model/.')
 _OUTPUT = flags.DEFINE_string('output', None, 'Output SavedModel directory.')
 _LEVELS = flags.DEFINE_integer('pyramid_levels', None, 'Pyramid depth for FILM checkpoints '
                                '(not stored in them); default inferred.')
@@ -29,20 +30,13 @@ def main(argv: list[str]) -> None:
     cli.fail(PROG, f'unexpected arguments {argv[1:]}')
   if not _OUTPUT.value:
     cli.fail(PROG, 'pass --output DIR (and --model DIR)')
-  from film.weights import defaults
-  path = _MODEL.value
-  if path is None:
-    if not defaults.default_model_available():
-      cli.fail(PROG, f'no default model installed at {defaults.DEFAULT_MODEL_DIR}; pass --model '
-               'DIR')
-    path = defaults.DEFAULT_MODEL_DIR
-  elif not os.path.exists(path):
-    cli.fail(PROG, f'model {path} does not exist; pass --model DIR')
-  # Cheap checks before TensorFlow: the output, and the model's files.
-  atomic.check_output(_OUTPUT.value, inputs=[path], overwrite=_OVERWRITE.value, directory=True,
+  from film.weights import defaults, model_files, published
+  # Cheap checks before TensorFlow: the model's files, and the output.
+  model_files.check_model_argument(_MODEL.value)
+  path = published.model_argument(_MODEL.value) or defaults.DEFAULT_MODEL_DIR
+  inputs = [] if published.is_model_name(path) else [path]
+  atomic.check_output(_OUTPUT.value, inputs=inputs, overwrite=_OVERWRITE.value, directory=True,
                       flag='--output')
-  from film.weights import model_files
-  model_files.check_model_files(path)
   with cli.quiet_native_stderr():
     from film.weights import export, model_io
     model = model_io.load_model(path, pyramid_levels=_LEVELS.value)

@@ -35,3 +35,27 @@ def check_model_files(path: str) -> None:
   if bad is not None:
     raise ModelLoadError(f'model weights {weights} are corrupt (member {bad} fails its CRC); '
                          f'{_FIX}')
+
+
+def check_model_argument(value) -> None:
+  """Cheap check (no TensorFlow) of a `--model` value: the bundled model (None / 'default') is
+  installed; a published name (`film:style`) is known, and its cached copy, if any, intact; a
+  path exists and, if it is our model folder, is intact. ModelLoadError (one line) otherwise."""
+  from film.weights import defaults, published  # pylint: disable=g-import-not-at-top
+  value = published.model_argument(value)
+  if value is None:
+    if not defaults.default_model_available():
+      raise ModelLoadError(f'no default model is installed (expected '
+                           f'{defaults.DEFAULT_MODEL_DIR}); pass --model DIR or a published '
+                           'name such as film:style')
+    check_model_files(defaults.DEFAULT_MODEL_DIR)
+  elif published.is_model_name(value):
+    entry = published.lookup(value)
+    if published.is_cached(entry):
+      check_model_files(published.cached_path(entry))
+  elif not os.path.exists(value):
+    names = ', '.join(m.name for m in published.MODELS.values())
+    raise ModelLoadError(f'model {value} does not exist; pass --model with a film model '
+                         f'directory (film-convert output), a FILM SavedModel, or one of {names}')
+  else:
+    check_model_files(value)

@@ -112,6 +112,9 @@ def load_model(path: str, config: Optional[FilmConfig] = None,
   `config` and `pyramid_levels` are only used for FILM checkpoints, whose pyramid depth is not
   stored in them (see `load_film_checkpoint`); a model directory has its own config.
   """
+  from film.weights import published  # pylint: disable=g-import-not-at-top
+  if published.is_model_name(path):  # film:style, film:l1, film:vgg
+    path = published.resolve(path)
   if not os.path.exists(path):
     raise ModelLoadError(f'Model path {path} does not exist; pass a film model directory '
                          '(see film-convert) or a FILM SavedModel directory')
