@@ -35,8 +35,15 @@ top = sorted({n.split('/')[0] for n in names if not n.split('/')[0].endswith('.d
 assert top == ['film'], f'wheel top-level names {top}, expected only film'
 needed = ['film/default_model/weights.npz', 'film/default_model/film_model.json',
           'film/samples/one.jpg', 'film/samples/two.jpg', 'film/gin_configs/film_net-smoke.gin',
-          'film/training/train_cli.py', 'film/eval/interpolator_cli.py',
           'film/datasets/create_tfrecords_cli.py']
+# Every console script's module must be in the wheel (the list follows setup.py, not this file).
+entry_points = next(n for n in names if n.endswith('.dist-info/entry_points.txt'))
+scripts = zipfile.ZipFile(sys.argv[1]).read(entry_points).decode().split('[console_scripts]')[1]
+for line in scripts.split('[')[0].splitlines():
+    if '=' in line:
+        module = line.split('=', 1)[1].split(':')[0].strip()
+        needed.append(module.replace('.', '/') + '.py')
+assert len(needed) > 8, f'entry points not found in {entry_points}'
 missing = [n for n in needed if n not in names]
 assert not missing, f'wheel lacks {missing}'
 print(f'wheel OK: top-level {top}, {len(names)} files')
