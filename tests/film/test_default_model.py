@@ -21,13 +21,14 @@ def interpolator():
   return Interpolator.from_path()  # None -> the default model
 
 
-def test_default_model_is_the_small_residual_config_in_float16():
+def test_default_model_is_the_small_residual_config_with_dis_prior_in_float16():
   manifest = model_io.read_manifest(defaults.DEFAULT_MODEL_DIR)
-  # SMALL's variables with one more (weight-shared) pyramid level for larger motions, and
-  # both estimated flows combined into the flows from time t.
-  # (Manifests written before a config field existed lack it: it takes its default.)
+  # SMALL's variables with one more (weight-shared) pyramid level for larger motions, both
+  # estimated flows combined into the flows from time t, and residuals over DIS flows at every
+  # level (issue 25). (Manifests written before a config field existed lack it: its default.)
   assert FilmConfig.from_dict(manifest['config']) == dataclasses.replace(
-      SMALL, residual_fusion=True, pyramid_levels=6, time_flows='both')
+      SMALL, residual_fusion=True, pyramid_levels=6, time_flows='both', flow_prior='dis',
+      flow_prior_levels='all')
   assert manifest['storage_dtype'] == 'float16'
 
 
