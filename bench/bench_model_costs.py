@@ -24,6 +24,8 @@ import time
 
 from absl import app, flags
 
+from bench.machine import cpu_description
+
 _PRIOR = flags.DEFINE_string('prior_model', None, 'A flow-prior model directory.')
 _FRAME0 = flags.DEFINE_string('frame0', None, 'First frame (default: a shared benchmark frame).')
 _FRAME1 = flags.DEFINE_string('frame1', None, 'Second frame.')
@@ -51,16 +53,8 @@ def _frames():
 
 
 def _cpu() -> dict:
-  from film.net import precision
-  model = ''
-  with open('/proc/cpuinfo') as f:
-    for line in f:
-      if line.startswith('model name'):
-        model = line.split(':', 1)[1].strip()
-        break
-  flags_ = sorted(f for f in precision.cpu_flags() if 'avx512' in f or 'amx' in f)
-  return {'model': model, 'cores': os.cpu_count(), 'flags': flags_,
-          'load_before': os.getloadavg(), 'python': platform.python_version()}
+  return {**cpu_description(), 'load_before': os.getloadavg(),
+          'python': platform.python_version()}
 
 
 def main(argv):
@@ -102,7 +96,7 @@ def main(argv):
         'parts_s_per_frame': {k: round(statistics.median(p[k] for p in parts[name]), 4)
                               for k in parts[name][0]},
         'precision': models[name].precision,
-        'time_mode': models[name].time_mode if hasattr(models[name], 'time_mode') else None,
+        'time_mode': models[name].time_mode,
         'rounds': [round(v, 4) for v in results[name]]}
   for name in names:
     summary[name]['vs_bundled'] = round(summary[name]['s_per_frame'] /

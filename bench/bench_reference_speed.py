@@ -30,9 +30,10 @@ Prints the CPU model and flags; writes the JSON and a Markdown table beside it (
 """
 from __future__ import annotations
 
+import functools
 import json
 import os
-import platform
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -40,6 +41,8 @@ import time
 from typing import Optional
 
 from absl import app, flags, logging
+
+from bench.machine import cpu_description
 
 _REFERENCE_PYTHON = flags.DEFINE_string(
     'reference_python', os.environ.get('FILM_REFERENCE_PYTHON'),
@@ -66,23 +69,15 @@ PUBLISHED_OPTIONS = dict(pyramid_levels=7, fusion_pyramid_levels=5, specialized_
                          filters=64)
 
 
-def cpu_description() -> dict:
-  """CPU model name and the flags that matter for convolutions (from /proc/cpuinfo)."""
-  model, flag_set = platform.processor(), set()
-  try:
-    with open('/proc/cpuinfo') as f:
-      for line in f:
-        if line.startswith('model name'):
-          model = line.split(':', 1)[1].strip()
-        elif line.startswith('flags'):
-          flag_set = set(line.split(':', 1)[1].split())
-  except OSError:
-    pass
-  wanted = ['avx2', 'fma', 'avx512f', 'avx512_vnni', 'avx512_bf16', 'amx_bf16', 'amx_tile']
-  return {'model': model, 'cores': os.cpu_count(), 'flags': [f for f in wanted if f in flag_set]}
-
-
 # ---- workers (ours and OpenVINO; the reference's is bench/reference_worker.py) ----
+
+@functools.lru_cache(maxsize=1)
+def _pair(path: str) -> dict:
+  """The pair file's arrays ({'x0', 'x1'}: [H,W,3] float32), read once per worker."""
+  import numpy as np
+  with np.load(path) as data:
+    return {k: data[k] for k in data.files}
+
 
 def _serve(handlers: dict) -> None:
   """Answers JSON commands from stdin with `handlers[cmd](command) -> dict`."""
@@ -105,15 +100,15 @@ def _ours_worker(engine: str) -> None:
   def build(command):
     model = model_io.load_model(command['saved_model'], pyramid_levels=7)
     state['model'] = model
-    state['interp'] = Interpolator(model, precision=engine.split('_')[1].replace(
-        'bf16', 'bfloat16').replace('f32', 'float32'), reuse_features=False)
+    precision = {'ours_f32': 'float32', 'ours_bf16': 'bfloat16'}[engine]
+    state['interp'] = Interpolator(model, precision=precision, reuse_features=False)
     state['model_dir'] = command['model_dir']
     if not os.path.isdir(command['model_dir']):
       model_io.save_model(model, command['model_dir'])
     return {'ok': True, 'precision': state['interp'].precision}
 
   def forward(command):
-    frames = np.load(command['inputs'])
+    frames = _pair(command['inputs'])
     start = time.perf_counter()
     image = state['interp'].interpolate(frames['x0'], frames['x1'], 0.5)
     seconds = time.perf_counter() - start
@@ -122,7 +117,7 @@ def _ours_worker(engine: str) -> None:
     return {'seconds': seconds}
 
   def slowmo(command):
-    frames = np.load(command['inputs'])
+    frames = _pair(command['inputs'])
     if 'slowmo' not in state:  # defaults, as the CLI; one instance (graphs traced once)
       state['slowmo'] = Interpolator.from_path(state['model_dir'])
     interp = state['slowmo']
@@ -134,7 +129,7 @@ def _ours_worker(engine: str) -> None:
 
   def profile(command):
     from bench.op_profile import profile_op_types
-    frames = np.load(command['inputs'])
+    frames = _pair(command['inputs'])
     return {'op_seconds': profile_op_types(
         lambda: state['interp'].interpolate(frames['x0'], frames['x1'], 0.5))}
 
@@ -161,7 +156,7 @@ def _openvino_worker(engine: str) -> None:
             'capabilities': list(core.get_property('CPU', 'OPTIMIZATION_CAPABILITIES'))}
 
   def forward(command):
-    frames = np.load(command['inputs'])
+    frames = _pair(command['inputs'])
     x0, x1 = frames['x0'][None], frames['x1'][None]
     height, width = x0.shape[1:3]
     pad = [(0, 0), (0, -height % 64), (0, -width % 64), (0, 0)]
@@ -202,7 +197,7 @@ class _Worker:
       self.proc.wait(timeout=120)
 
 
-def _start(engine: str, work: str) -> tuple[Optional[_Worker], Optional[str]]:
+def _start(engine: str) -> tuple[Optional[_Worker], Optional[str]]:
   """The engine's worker, or (None, reason it is unavailable)."""
   env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL='2')
   if engine.startswith('reference'):
@@ -219,11 +214,6 @@ def _start(engine: str, work: str) -> tuple[Optional[_Worker], Optional[str]]:
       return None, 'openvino is not installed in this Python (pip install openvino)'
   return _Worker(engine, [sys.executable, '-m', 'bench.bench_reference_speed',
                           f'--worker={engine}'], env), None
-
-
-def _median(values: list[float]) -> float:
-  import numpy as np
-  return float(np.median(values))
 
 
 def run(work: str) -> dict:
@@ -251,7 +241,7 @@ def run(work: str) -> dict:
     paths['saved_model'] = paths['model_dir']
   try:
     for engine in engines:
-      worker, reason = _start(engine, work)
+      worker, reason = _start(engine)
       if worker is None:
         results['skipped'][engine] = reason
         logging.warning('skipping %s: %s', engine, reason)
@@ -282,11 +272,12 @@ def run(work: str) -> dict:
       logging.info('forward round %d: %s', r, {k: round(v, 2) for k, v in row.items()})
       rounds.append(row)
     results['forward_rounds'] = rounds
-    results['forward_median_s'] = {n: _median([row[n] for row in rounds]) for n in names}
+    results['forward_median_s'] = {n: statistics.median([row[n] for row in rounds])
+                                   for n in names}
     pairs = [('ours_f32', 'reference_f32'), ('ours_bf16', 'reference_f32'),
              ('ours_f32', 'openvino_f32'), ('ours_bf16', 'openvino_bf16')]
     results['forward_speedups'] = {
-        f'{a}_vs_{b}': _median([row[b] / row[a] for row in rounds])
+        f'{a}_vs_{b}': statistics.median([row[b] / row[a] for row in rounds])
         for a, b in pairs if a in workers and b in workers}
     slowmo_engines = [n for n in ('reference_f32', 'ours_f32') if n in workers]
     if _SLOWMO_ROUNDS.value and slowmo_engines:
@@ -304,7 +295,7 @@ def run(work: str) -> dict:
         srounds.append(row)
       results['slowmo_rounds'] = srounds
       if len(slowmo_engines) == 2:
-        results['slowmo_speedup_ours_default_vs_reference'] = _median(
+        results['slowmo_speedup_ours_default_vs_reference'] = statistics.median(
             [row['reference']['seconds'] / row['ours_default']['seconds'] for row in srounds])
     if _PROFILE.value:
       results['profiles'] = {}

@@ -35,6 +35,7 @@ def main() -> None:
   import numpy as np
   import tensorflow as tf
   interpolator = None
+  pairs = {}  # inputs path -> (x0, x1), read once
   for line in sys.stdin:
     command = json.loads(line)
     cmd = command['cmd']
@@ -56,8 +57,10 @@ def main() -> None:
       interpolator = interpolator_lib.Interpolator(saved_model, align=64)
       _reply({'ok': True, 'tensorflow': tf.__version__})
       continue
-    frames = np.load(command['inputs'])
-    x0, x1 = frames['x0'], frames['x1']
+    if command['inputs'] not in pairs:
+      with np.load(command['inputs']) as frames:
+        pairs[command['inputs']] = frames['x0'], frames['x1']
+    x0, x1 = pairs[command['inputs']]
     start = time.perf_counter()
     if cmd == 'forward':
       image = interpolator(x0[None], x1[None], np.full((1,), 0.5, np.float32))[0]

@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from film.batch import jobs as batch
+from tests.frames import write_frame_folders
 
 NUM_PAIRS = 12
 
@@ -21,14 +22,10 @@ def folders(tmp_path_factory):
   """in/p00..p11/ (two 48x64 frames each) and in/zz_broken/ (a corrupt PNG and a valid one)."""
   root = tmp_path_factory.mktemp('in')
   rng = np.random.default_rng(0)
-  for i in range(NUM_PAIRS):
-    base = cv2.GaussianBlur(rng.integers(0, 256, (48, 72, 3), dtype=np.uint8), (9, 9), 3)
-    os.makedirs(root / f'p{i:02d}')
-    for j in range(2):
-      assert cv2.imwrite(str(root / f'p{i:02d}' / f'frame{j}.png'), base[:, 4 * j:4 * j + 64])
+  last = write_frame_folders(root, NUM_PAIRS, ('frame0', 'frame1'), (48, 72, 3), 64, rng)
   os.makedirs(root / 'zz_broken')
   (root / 'zz_broken' / 'frame0.png').write_bytes(b'\x89PNG\r\n\x1a\n' + rng.bytes(500))
-  assert cv2.imwrite(str(root / 'zz_broken' / 'frame1.png'), base[:, :64])
+  assert cv2.imwrite(str(root / 'zz_broken' / 'frame1.png'), last[0])
   return root
 
 

@@ -19,11 +19,11 @@ import sys
 import textwrap
 import time
 
-import cv2
 import numpy as np
 import pytest
 
 from film.media import atomic, video_io
+from tests.frames import write_frame_folders
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 ENV = dict(os.environ, TF_CPP_MIN_LOG_LEVEL='3', PYTHONPATH=REPO)
@@ -255,12 +255,8 @@ def test_next_run_removes_only_stale_temporaries(clip, tiny_model_dir, tmp_path)
 # ------------------------------------------------------------------------- other commands
 
 def _pair_folders(root, count: int) -> None:
-  rng = np.random.default_rng(0)
-  for i in range(count):
-    base = cv2.GaussianBlur(rng.integers(0, 256, (64, 100, 3), dtype=np.uint8), (9, 9), 3)
-    os.makedirs(root / f'p{i:02d}')
-    for j in range(2):
-      assert cv2.imwrite(str(root / f'p{i:02d}' / f'frame{j}.png'), base[:, 4 * j:4 * j + 96])
+  write_frame_folders(root, count, ('frame0', 'frame1'), (64, 100, 3), 96,
+                      np.random.default_rng(0))
 
 
 @pytest.mark.parametrize('workers', [1, 2])
@@ -301,12 +297,8 @@ def test_batch_sigterm_keeps_finished_items_only(tiny_model_dir, tmp_path, worke
 
 
 def _triplets(root, count: int) -> None:
-  rng = np.random.default_rng(1)
-  for i in range(count):
-    base = cv2.GaussianBlur(rng.integers(0, 256, (96, 140, 3), dtype=np.uint8), (9, 9), 3)
-    os.makedirs(root / f'{i:02d}')
-    for j, name in enumerate(('frame0', 'frame1', 'frame2')):
-      assert cv2.imwrite(str(root / f'{i:02d}' / f'{name}.png'), base[:, 4 * j:4 * j + 128])
+  write_frame_folders(root, count, ('frame0', 'frame1', 'frame2'), (96, 140, 3), 128,
+                      np.random.default_rng(1), prefix='')
 
 
 def test_eval_sigterm_writes_no_report(tiny_model_dir, tmp_path):
