@@ -216,7 +216,8 @@ def _start(engine: str) -> tuple[Optional[_Worker], Optional[str]]:
                           f'--worker={engine}'], env), None
 
 
-def run(work: str) -> dict:
+def run(work: str, results: dict) -> None:
+  """Fills `results` stage by stage (a failure keeps the stages before it)."""
   import numpy as np
   from bench.bench_inference import _load_pair
   height, width = (int(v) for v in _SIZE.value.split('x'))
@@ -226,8 +227,9 @@ def run(work: str) -> dict:
   saved_model = os.path.join(work, 'film_net', 'Style', 'saved_model')  # the release layout
   paths = dict(saved_model=saved_model, model_dir=os.path.join(work, 'ours_model'),
                export_dir=os.path.join(work, 'ours_export'))
-  results = {'cpu': cpu_description(), 'size': f'{height}x{width}', 'config': PUBLISHED_OPTIONS,
-             'load_before': os.getloadavg(), 'skipped': {}, 'builds': {}}
+  results.update({'cpu': cpu_description(), 'size': f'{height}x{width}',
+                  'config': PUBLISHED_OPTIONS, 'load_before': os.getloadavg(), 'skipped': {},
+                  'builds': {}})
   workers: dict[str, _Worker] = {}
   engines = list(_ENGINES.value)
   # The reference saves the weights first; without it, ours makes them (no reference cases).
@@ -279,7 +281,15 @@ def run(work: str) -> dict:
     results['forward_speedups'] = {
         f'{a}_vs_{b}': statistics.median([row[b] / row[a] for row in rounds])
         for a, b in pairs if a in workers and b in workers}
+    if _PROFILE.value:
+      results['profiles'] = {}
+      for name in ('reference_f32', 'ours_f32', 'ours_bf16'):
+        if name in workers:
+          results['profiles'][name] = workers[name].ask(cmd='profile', inputs=inputs)[
+              'op_seconds']
     slowmo_engines = [n for n in ('reference_f32', 'ours_f32') if n in workers]
+    for name in [n for n in workers if n not in slowmo_engines]:
+      workers.pop(name).close()  # their memory would shrink ours' default memory cap
     if _SLOWMO_ROUNDS.value and slowmo_engines:
       for name in slowmo_engines:  # warm-up (tracing), not counted
         workers[name].ask(cmd='slowmo', inputs=inputs, times_to_interpolate=_TIMES.value)
@@ -297,21 +307,16 @@ def run(work: str) -> dict:
       if len(slowmo_engines) == 2:
         results['slowmo_speedup_ours_default_vs_reference'] = statistics.median(
             [row['reference']['seconds'] / row['ours_default']['seconds'] for row in srounds])
-    if _PROFILE.value:
-      results['profiles'] = {}
-      for name in ('reference_f32', 'ours_f32', 'ours_bf16'):
-        if name in workers:
-          results['profiles'][name] = workers[name].ask(cmd='profile', inputs=inputs)[
-              'op_seconds']
   finally:
     for worker in workers.values():
       worker.close()
-  results['load_after'] = os.getloadavg()
-  return results
+    results['load_after'] = os.getloadavg()
 
 
 def markdown(results: dict) -> str:
   """The results as the README / notes table."""
+  if 'cpu' not in results:
+    return 'nothing measured\n'
   cpu = results['cpu']
   lines = [f"CPU: {cpu['model']}, {cpu['cores']} cores, flags: {' '.join(cpu['flags'])}; "
            f"FILM published configuration, {results['size']}, one run "
@@ -325,6 +330,19 @@ def markdown(results: dict) -> str:
   if 'slowmo_speedup_ours_default_vs_reference' in results:
     lines.append(f"| 8x slow-motion, ours default vs reference loop | "
                  f"{results['slowmo_speedup_ours_default_vs_reference']:.2f}x |")
+  profiles = results.get('profiles', {})
+  if profiles:
+    names = list(profiles)
+    totals = {n: sum(profiles[n].values()) for n in names}
+    op_types = sorted({op for n in names for op in profiles[n]},
+                      key=lambda op: -max(profiles[n].get(op, 0.0) for n in names))[:10]
+    lines += ['', '| op type (s, share) | ' + ' | '.join(names) + ' |',
+              '|---|' + '---:|' * len(names)]
+    for op in op_types:
+      cells = [f'{profiles[n].get(op, 0.0):.3f} ({profiles[n].get(op, 0.0) / totals[n]:.0%})'
+               for n in names]
+      lines.append(f'| {op} | ' + ' | '.join(cells) + ' |')
+    lines.append('| all ops | ' + ' | '.join(f'{totals[n]:.3f}' for n in names) + ' |')
   for name, reason in results.get('skipped', {}).items():
     lines.append(f'\n{name} skipped: {reason}')
   return '\n'.join(lines) + '\n'
@@ -340,7 +358,14 @@ def main(argv: list[str]) -> None:
   print(f"CPU: {cpu['model']} ({cpu['cores']} cores), flags: {' '.join(cpu['flags'])}")
   work = _WORK_DIR.value or tempfile.mkdtemp(prefix='film-refspeed-')
   os.makedirs(work, exist_ok=True)
-  results = run(work)
+  results: dict = {}
+  try:
+    run(work, results)
+  finally:  # what was measured before a failure is kept
+    write(results)
+
+
+def write(results: dict) -> None:
   text = markdown(results)
   print(text)
   if _OUTPUT.value:
