@@ -36,11 +36,13 @@ _OUTPUT = flags.DEFINE_string('output', None, 'JSON results file (and .md beside
 def conv_macs(height: int, width: int) -> dict[str, int]:
   """{stage: MACs} of one forward of `FilmNet(PUBLISHED)` at height x width (batch 1).
 
-  A `same` convolution of a [1,h,w,c] input with a [k,k,c,o] kernel costs h*w*k*k*c*o MACs;
-  the stage is the convolution's top-level module (feat_net, predict_flow, fusion)."""
+  A `same` convolution of a [1,h,w,c] input with a [k,k,c,o] kernel costs h*w*k*k*c*o MACs
+  (the fusion's upsample + 2x2 conv: 9 taps per coarse pixel, `fusion.upsample_conv2x2`); the
+  stage is the convolution's top-level module (feat_net, predict_flow, fusion)."""
   import numpy as np
   import tensorflow as tf
   from film.net import conv as conv_lib
+  from film.net import fusion as fusion_lib
   from film.net.config import PUBLISHED
   from film.net.model import FilmNet
 
@@ -56,13 +58,22 @@ def conv_macs(height: int, width: int) -> dict[str, int]:
     totals[stage] += int(h) * int(w) * k * k * cin * cout
     return original(self, x)
 
+  upsample_conv = fusion_lib.upsample_conv2x2
+
+  def recording_upsample(net, conv):  # four phase convs on the coarse map: 1+2+2+4 taps
+    _, h, w, cin = net.shape
+    totals['fusion'] += int(h) * int(w) * 9 * int(cin) * conv.kernel_shape[3]
+    return upsample_conv(net, conv)
+
   model = FilmNet(PUBLISHED)
   x = tf.constant(np.zeros((1, height, width, 3), np.float32))
   conv_lib.Conv2D.__call__ = recording
+  fusion_lib.upsample_conv2x2 = recording_upsample
   try:
     model(x, x, tf.constant([[0.5]]))
   finally:
     conv_lib.Conv2D.__call__ = original
+    fusion_lib.upsample_conv2x2 = upsample_conv
   return dict(totals)
 
 

@@ -1,18 +1,21 @@
 """Seconds per output frame of three models side by side, in one process and one run.
 
-  bundled     the shipped default model (`film/default_model/`), default settings
-  prior       a DIS flow-prior model (issue 25: `--prior_model`, e.g. the v3 candidate), whose
-              DIS time (OpenCV, `Interpolator.seconds['prior']`) is reported beside the
-              network's (extract / flows / synthesize)
+  bundled     the shipped default model (`film/default_model/`, a DIS flow-prior model since
+              issue 25), default settings
+  NAME        each `--extra_model NAME=DIR` (e.g. `previous=` the default before the prior:
+              `git show f44b4cd^:film/default_model/...`), default settings
   published   FILM's published architecture (`FilmConfig()`, random weights: the cost of
               `--model film:style|l1|vgg`, which have the same shapes)
+
+A flow-prior model's DIS time (OpenCV, `Interpolator.seconds['prior']`) is reported beside the
+network's (extract / flows / synthesize).
 
 Each round runs every model once on the same 720p pair (a real frame pair from
 `../shared/benchmarks` upscaled, or `--frame0/--frame1`), `times_to_interpolate` 3 (7 output
 frames, 8x slow motion), in a rotated order so that load changes hit all alike; the result of a
 model is the median over rounds. Warm-up (graph tracing) is done before the first round.
 
-  python -m bench.bench_model_costs --prior_model DIR --output bench/results/model_costs_720p.json
+  python -m bench.bench_model_costs --extra_model previous=DIR --output bench/results/model_costs_720p.json
 """
 from __future__ import annotations
 
@@ -26,7 +29,7 @@ from absl import app, flags
 
 from bench.machine import cpu_description
 
-_PRIOR = flags.DEFINE_string('prior_model', None, 'A flow-prior model directory.')
+_EXTRA = flags.DEFINE_multi_string('extra_model', [], 'NAME=DIR: another model to compare.')
 _FRAME0 = flags.DEFINE_string('frame0', None, 'First frame (default: a shared benchmark frame).')
 _FRAME1 = flags.DEFINE_string('frame1', None, 'Second frame.')
 _SIZE = flags.DEFINE_string('size', '720x1280', 'HxW the frames are resized to.')
@@ -65,8 +68,11 @@ def main(argv):
   cpu = _cpu()
   x0, x1 = _frames()
   models = {'bundled': Interpolator.from_path()}
-  if _PRIOR.value:
-    models['prior'] = Interpolator.from_path(_PRIOR.value)
+  for item in _EXTRA.value:
+    name, sep, path = item.partition('=')
+    if not sep or not name or name in ('bundled', 'published'):
+      raise app.UsageError(f'--extra_model takes NAME=DIR with a new NAME, got {item!r}')
+    models[name] = Interpolator.from_path(path)
   published = FilmNet(FilmConfig())
   models['published'] = Interpolator(published)
   frames_out = 2 ** _TIMES.value - 1
@@ -103,7 +109,7 @@ def main(argv):
                                         summary['bundled']['s_per_frame'], 3)
   report = {'size': _SIZE.value, 'times_to_interpolate': _TIMES.value,
             'output_frames_per_pair': frames_out, 'cpu': cpu, 'load_after': os.getloadavg(),
-            'models': summary, 'prior_model': _PRIOR.value,
+            'models': summary, 'extra_models': _EXTRA.value,
             'time': time.strftime('%Y-%m-%d %H:%M:%S %z')}
   print(json.dumps(report, indent=1))
   if _OUTPUT.value:

@@ -3,6 +3,8 @@ r"""Checkpoint averaging and run records of a training run (issue 17, notes/defa
   # Uniform mean of the weights of some checkpoints (and/or model folders) -> a model folder:
   python -m film.training.checkpoint_tools average --run_dir RUN --steps 500,750,1000 \
       --output OUT_MODEL [--storage_dtype float16] [--also_model film/default_model]
+  # A flow-prior model with its residual gates moved into the predictors (same function):
+  python -m film.training.checkpoint_tools unit-gates --model film/default_model --output OUT
   # Copy a run's records (never its checkpoints) into the repository, machine paths replaced:
   python -m film.training.checkpoint_tools records --run_dir RUN --output training_runs/NAME \
       --replace /abs/data=DATA --replace /abs/runs=RUNS [--log train.log --log_every 50]
@@ -122,6 +124,39 @@ def average(run_dir: Optional[str], steps: Sequence[int], output_dir: str,
   return save_arrays(mean_arrays(sources), config, output_dir, storage_dtype, info, overwrite)
 
 
+def unit_gates(arrays: dict[str, np.ndarray], config: FilmConfig) -> dict[str, np.ndarray]:
+  """The same function with the prior gates (near) 1: each predictor's linear output conv is
+  scaled by the largest |gate| of the levels it serves and those gates divided by it.
+
+  A flow-prior model ('all' levels) adds `gate[i] * residual_i`, and `residual_i` is the
+  predictor's last, linear 1x1 conv, so `g * (W h + b) = (g / s) * ((s W) h + s b)` for any
+  s != 0. Gates start at 0 (step 0 = the prior alone), and a predictor behind a gate of 0.02
+  moves the flow 50x less per optimizer step than one behind 1 (Adam's steps do not depend on the
+  gradient's scale); warm-starting from these weights gives the predictors FILM's own step size.
+  Raises ValueError for models without an 'all' prior or with a predictor whose gates are all 0.
+  """
+  if not config.has_flow_prior or config.flow_prior_levels != 'all':
+    raise ValueError("unit-gates needs a flow-prior model with flow_prior_levels='all'")
+  out = dict(arrays)
+  gates = arrays['predict_flow/prior_gate'].astype(np.float64).copy()
+  m, levels = config.specialized_levels, config.pyramid_levels
+  served = {f'flow_predictor_{i}': ([i], config.flow_convs[i]) for i in range(min(m, levels))}
+  if levels > m:
+    served['flow_predictor_shared'] = (list(range(m, levels)), config.flow_convs[-1])
+  for predictor, (level_list, num_convs) in served.items():
+    scale = float(np.max(np.abs(gates[level_list])))
+    if scale == 0.0:
+      raise ValueError(f'{predictor}: its gates are all 0 (a model that was never trained '
+                       'with its prior); nothing to move')
+    last = f'conv_{num_convs + 1}'
+    for part in ('kernel', 'bias'):
+      name = f'predict_flow/{predictor}/{last}/{part}'
+      out[name] = (arrays[name].astype(np.float64) * scale).astype(np.float32)
+    gates[level_list] /= scale
+  out['predict_flow/prior_gate'] = gates.astype(np.float32)
+  return out
+
+
 # ------------------------------------------------------------------------------ learning curve
 
 # ------------------------------------------------------------------------------ run records
@@ -179,6 +214,11 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
   avg.add_argument('--storage_dtype', default='float32', choices=['float32', 'float16'])
   avg.add_argument('--metadata_json', default='', help='JSON object added to the manifest')
   avg.add_argument('--overwrite', action='store_true')
+  gates = sub.add_parser('unit-gates', help='move a prior model\'s gates into its predictors')
+  gates.add_argument('--model', required=True)
+  gates.add_argument('--output', required=True)
+  gates.add_argument('--storage_dtype', default='float32', choices=['float32', 'float16'])
+  gates.add_argument('--overwrite', action='store_true')
   rec = sub.add_parser('records', help='copy run records (no checkpoints), paths replaced')
   rec.add_argument('--run_dir', required=True)
   rec.add_argument('--output', required=True)
@@ -192,6 +232,12 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
       metadata = json.loads(args.metadata_json) if args.metadata_json else None
       print(average(args.run_dir, steps, args.output, args.storage_dtype, args.also_model,
                     metadata, args.overwrite))
+    elif args.command == 'unit-gates':
+      arrays, config = model_arrays(args.model)
+      metadata = {'unit_gates_of': os.path.normpath(args.model),
+                  'created': datetime.datetime.now().isoformat(timespec='seconds')}
+      print(save_arrays(unit_gates(arrays, config), config, args.output, args.storage_dtype,
+                        metadata, args.overwrite))
     else:
       pairs = [tuple(r.split('=', 1)) for r in args.replace]
       if any(len(p) != 2 or not p[0] for p in pairs):

@@ -1,6 +1,7 @@
 """Checkpoint averaging and the learning-curve tool (film.training.checkpoint_tools)."""
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 
@@ -75,3 +76,63 @@ def test_records_replace_paths_and_skip_checkpoints(tmp_path):
     assert 'DATA/natural/records_box' in f.read()
   with open(os.path.join(out, 'train_log.txt')) as f:
     assert f.read() == 'I step 250/1000 loss 2\nI Run RUNS/run: x\n'
+
+
+def _prior_model(config, seed):
+  """A prior model with random weights and gates of very different sizes per level."""
+  tf.keras.utils.set_random_seed(seed)
+  model = FilmNet(config)
+  rng = np.random.default_rng(seed)
+  for v in model.trainable_variables:
+    v.assign(rng.normal(scale=0.3, size=v.shape).astype(np.float32))
+  gates = np.array([0.12, -0.05, 0.02, 0.004, 0.01][:config.pyramid_levels], np.float32)
+  named_variables(model)['predict_flow/prior_gate'].assign(gates)
+  return model, gates
+
+
+def test_unit_gates_keeps_the_function_and_scales_the_output_convs():
+  # 4 levels, 2 specialized: predictors 0 and 1 serve one level each, the shared one levels 2, 3.
+  config = dataclasses.replace(CONFIG, pyramid_levels=4, fusion_pyramid_levels=3,
+                               flow_prior='dis', flow_prior_levels='all')
+  model, gates = _prior_model(config, 0)
+  rng = np.random.default_rng(1)
+  x0, x1 = (rng.uniform(size=(1, 32, 48, 3)).astype(np.float32) for _ in range(2))
+  prior = {k: rng.normal(scale=1.5, size=(1, 32, 48, 2)).astype(np.float32)
+           for k in ('forward', 'backward')}
+  t = np.array([[0.4]], np.float32)
+  before = model(x0, x1, t, aux_outputs=True, prior_flows=prior)
+  arrays = {n: v.numpy() for n, v in named_variables(model).items()}
+  out = checkpoint_tools.unit_gates(arrays, config)
+  # Hand-computed: predictor i's last conv times max |gate| of its levels, gates divided by it.
+  np.testing.assert_allclose(out['predict_flow/prior_gate'],
+                             [1.0, -1.0, 0.02 / 0.02, 0.004 / 0.02], rtol=1e-6)
+  for predictor, scale in (('flow_predictor_0', 0.12), ('flow_predictor_1', 0.05),
+                           ('flow_predictor_shared', 0.02)):
+    for part in ('kernel', 'bias'):
+      name = f'predict_flow/{predictor}/conv_{config.flow_convs[0] + 1}/{part}'
+      np.testing.assert_allclose(out[name], arrays[name] * scale, rtol=1e-6)
+  unchanged = [n for n in arrays if 'prior_gate' not in n and f'conv_{config.flow_convs[0] + 1}/'
+               not in n]
+  assert unchanged and all(np.array_equal(out[n], arrays[n]) for n in unchanged)
+  moved = FilmNet(config)
+  model_io.assign_weights(moved, out, 'unit gates')
+  after = moved(x0, x1, t, aux_outputs=True, prior_flows=prior)
+  for key in ('image', 'forward_flow', 'backward_flow'):
+    np.testing.assert_allclose(after[key].numpy(), before[key].numpy(), rtol=1e-4, atol=1e-4)
+
+
+def test_unit_gates_refuses_models_it_cannot_move(tmp_path):
+  plain = FilmNet(CONFIG)
+  arrays = {n: v.numpy() for n, v in named_variables(plain).items()}
+  with pytest.raises(ValueError, match="flow_prior_levels='all'"):
+    checkpoint_tools.unit_gates(arrays, CONFIG)
+  config = dataclasses.replace(CONFIG, flow_prior='dis', flow_prior_levels='all')
+  fresh = FilmNet(config)  # gates still 0: a prior model that never trained
+  arrays = {n: v.numpy() for n, v in named_variables(fresh).items()}
+  with pytest.raises(ValueError, match='gates are all 0'):
+    checkpoint_tools.unit_gates(arrays, config)
+  with pytest.raises(SystemExit, match='error: .*gates are all 0'):
+    checkpoint_tools.main(['unit-gates', '--model',
+                           model_io.save_model(fresh, str(tmp_path / 'fresh')),
+                           '--output', str(tmp_path / 'out')])
+  assert not os.path.exists(tmp_path / 'out')
