@@ -17,7 +17,6 @@
 from __future__ import annotations
 
 import collections
-import json
 import os
 import statistics
 import time
@@ -25,6 +24,7 @@ import time
 from absl import app, flags, logging
 
 from bench.machine import cpu_description
+from bench.report import write_report
 
 _SIZE = flags.DEFINE_string('size', '512x768', 'HxW of the forward pair.')
 _GEMM = flags.DEFINE_integer('gemm_size', 3072, 'Side of the square GEMM.')
@@ -147,14 +147,7 @@ def main(argv: list[str]) -> None:
         'fraction_of_gemm': total / seconds / rate}
     logging.info('%s: %s', precision, results['precisions'][precision])
   results['load_after'] = os.getloadavg()
-  text = markdown(results)
-  print(text)
-  if _OUTPUT.value:
-    os.makedirs(os.path.dirname(os.path.abspath(_OUTPUT.value)), exist_ok=True)
-    with open(_OUTPUT.value, 'w') as f:
-      json.dump(results, f, indent=1)
-    with open(os.path.splitext(_OUTPUT.value)[0] + '.md', 'w') as f:
-      f.write(text)
+  write_report(results, markdown(results), _OUTPUT.value)
 
 
 if __name__ == '__main__':

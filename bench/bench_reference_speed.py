@@ -43,6 +43,7 @@ from typing import Optional
 from absl import app, flags, logging
 
 from bench.machine import cpu_description
+from bench.report import write_report
 
 _REFERENCE_PYTHON = flags.DEFINE_string(
     'reference_python', os.environ.get('FILM_REFERENCE_PYTHON'),
@@ -362,18 +363,7 @@ def main(argv: list[str]) -> None:
   try:
     run(work, results)
   finally:  # what was measured before a failure is kept
-    write(results)
-
-
-def write(results: dict) -> None:
-  text = markdown(results)
-  print(text)
-  if _OUTPUT.value:
-    os.makedirs(os.path.dirname(os.path.abspath(_OUTPUT.value)), exist_ok=True)
-    with open(_OUTPUT.value, 'w') as f:
-      json.dump(results, f, indent=1)
-    with open(os.path.splitext(_OUTPUT.value)[0] + '.md', 'w') as f:
-      f.write(text)
+    write_report(results, markdown(results), _OUTPUT.value)
 
 
 if __name__ == '__main__':

@@ -137,24 +137,23 @@ def unit_gates(arrays: dict[str, np.ndarray], config: FilmConfig) -> dict[str, n
   """
   if not config.has_flow_prior or config.flow_prior_levels != 'all':
     raise ValueError("unit-gates needs a flow-prior model with flow_prior_levels='all'")
-  out = dict(arrays)
-  gates = arrays['predict_flow/prior_gate'].astype(np.float64).copy()
-  m, levels = config.specialized_levels, config.pyramid_levels
-  served = {f'flow_predictor_{i}': ([i], config.flow_convs[i]) for i in range(min(m, levels))}
-  if levels > m:
-    served['flow_predictor_shared'] = (list(range(m, levels)), config.flow_convs[-1])
-  for predictor, (level_list, num_convs) in served.items():
-    scale = float(np.max(np.abs(gates[level_list])))
+  model = FilmNet(config)
+  model_io.assign_weights(model, arrays, 'unit-gates source')
+  estimator = model.predict_flow
+  gates = estimator.prior_gate.numpy().astype(np.float64)
+  predictors = estimator.predictors  # level i -> its predictor (the shared one repeated)
+  for predictor in dict.fromkeys(predictors):  # each distinct predictor once, finest first
+    levels = [i for i, p in enumerate(predictors) if p is predictor]
+    scale = float(np.max(np.abs(gates[levels])))
     if scale == 0.0:
-      raise ValueError(f'{predictor}: its gates are all 0 (a model that was never trained '
+      raise ValueError(f'{predictor.name}: its gates are all 0 (a model that was never trained '
                        'with its prior); nothing to move')
-    last = f'conv_{num_convs + 1}'
-    for part in ('kernel', 'bias'):
-      name = f'predict_flow/{predictor}/{last}/{part}'
-      out[name] = (arrays[name].astype(np.float64) * scale).astype(np.float32)
-    gates[level_list] /= scale
-  out['predict_flow/prior_gate'] = gates.astype(np.float32)
-  return out
+    output_conv = predictor.convs[-1]
+    for variable in (output_conv.kernel, output_conv.bias):
+      variable.assign((variable.numpy().astype(np.float64) * scale).astype(np.float32))
+    gates[levels] /= scale
+  estimator.prior_gate.assign(gates.astype(np.float32))
+  return {name: v.numpy() for name, v in named_variables(model).items()}
 
 
 # ------------------------------------------------------------------------------ learning curve
