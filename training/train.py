@@ -187,15 +187,26 @@ class _Throughput:
     return self.steps / elapsed, self.wait_s / elapsed
 
 
+def load_average() -> Optional[float]:
+  """The machine's 1-minute load average (runnable processes; on 2 cores a lone run shows ~2-3),
+  or None where the OS has none (Windows): the run records say how much the run shared the CPU."""
+  try:
+    return os.getloadavg()[0]
+  except (AttributeError, OSError):
+    return None
+
+
 def _report(step: int, values: dict[str, float], trainer: Trainer,
             training: configs_lib.TrainingConfig, throughput: _Throughput, writer: Any) -> None:
   """The log line (every `log_every` steps) and scalar summaries (every `summary_every`)."""
   steps_per_s, wait_fraction = throughput.rates()
+  load = load_average()
   if step % training.log_every == 0:
     terms = ', '.join(f'{k[5:]} {v:.4f}' for k, v in values.items() if k.startswith('loss/'))
     logging.info('step %d/%d  loss %.5f (%s)  lr %.3g  %.3f steps/s (%.2f s/step, '
-                 'input wait %.0f%%)', step, training.num_steps, values['loss'], terms,
-                 trainer.learning_rate, steps_per_s, 1.0 / steps_per_s, 100 * wait_fraction)
+                 'input wait %.0f%%)  load %s', step, training.num_steps, values['loss'], terms,
+                 trainer.learning_rate, steps_per_s, 1.0 / steps_per_s, 100 * wait_fraction,
+                 'n/a' if load is None else f'{load:.2f}')
   if step % training.summary_every == 0:
     with writer.as_default():
       for key, value in values.items():
@@ -203,6 +214,8 @@ def _report(step: int, values: dict[str, float], trainer: Trainer,
       summaries.write_scalar('training/learning_rate', trainer.learning_rate, step)
       summaries.write_scalar('training/steps_per_second', steps_per_s, step)
       summaries.write_scalar('training/input_wait_fraction', wait_fraction, step)
+      if load is not None:
+        summaries.write_scalar('training/load_average_1min', load, step)
   throughput.reset()
 
 

@@ -419,3 +419,34 @@ def test_stop_signal_writes_a_final_checkpoint(records, tmp_path, signum, code):
   hidden = [n for _, dirs, files in os.walk(os.path.join(base, 'stopped'))
             for n in dirs + files if '.tmp-' in n or n.endswith('.tempstate')]
   assert not hidden, hidden
+
+
+@pytest.mark.parametrize('loadavg, logged', [((3.14159, 2.0, 1.0), 'load 3.14'), (None, 'load n/a')])
+def test_log_line_and_summaries_carry_the_load_average(tmp_path, monkeypatch, loadavg, logged):
+  """Run records say how much the run shared the CPU: the 1-minute load average goes into the log
+  line and the summaries (none where the OS has no load average)."""
+  def getloadavg():
+    if loadavg is None:
+      raise OSError('no load average')
+    return loadavg
+  monkeypatch.setattr(train_lib.os, 'getloadavg', getloadavg)
+  lines = []
+  monkeypatch.setattr(train_lib.logging, 'info', lambda fmt, *args: lines.append(fmt % args))
+  training = dataclasses.replace(configs.TrainingConfig(), log_every=5, summary_every=5)
+  throughput = train_lib._Throughput()  # pylint: disable=protected-access
+  throughput.add_step(0.0)
+  writer = tf.summary.create_file_writer(str(tmp_path))
+  trainer = type('FakeTrainer', (), {'learning_rate': 1e-4})()
+  train_lib._report(10, {'loss': 0.5, 'loss/l1': 0.5}, trainer, training,  # pylint: disable=protected-access
+                    throughput, writer)
+  writer.flush()
+  assert len(lines) == 1 and lines[0].startswith('step 10/') and lines[0].endswith(logged)
+  values = {}
+  for path in glob.glob(os.path.join(str(tmp_path), 'events.out.tfevents.*')):
+    for record in tf.data.TFRecordDataset(path):
+      event = tf.compat.v1.Event.FromString(record.numpy())
+      values.update({v.tag: float(tf.make_ndarray(v.tensor)) for v in event.summary.value})
+  if loadavg is None:
+    assert 'training/load_average_1min' not in values and 'training/loss' in values
+  else:
+    assert values['training/load_average_1min'] == pytest.approx(3.14159, rel=1e-6)
