@@ -97,13 +97,15 @@ def _latest_step(checkpoint_dir: str) -> int:
   return -1 if latest is None else int(latest.rsplit('-', 1)[1])
 
 
-def _event_tags(folder: str) -> set[str]:
-  tags = set()
+def _summary_values(folder: str):
+  """Every summary value (tag, tensor) in the event files of `folder`."""
   for path in glob.glob(os.path.join(folder, 'events.out.tfevents.*')):
     for record in tf.data.TFRecordDataset(path):
-      event = tf.compat.v1.Event.FromString(record.numpy())
-      tags.update(v.tag for v in event.summary.value)
-  return tags
+      yield from tf.compat.v1.Event.FromString(record.numpy()).summary.value
+
+
+def _event_tags(folder: str) -> set[str]:
+  return {v.tag for v in _summary_values(folder)}
 
 
 def test_sigkill_resume_and_export(records, tmp_path):
@@ -441,11 +443,7 @@ def test_log_line_and_summaries_carry_the_load_average(tmp_path, monkeypatch, lo
                     throughput, writer)
   writer.flush()
   assert len(lines) == 1 and lines[0].startswith('step 10/') and lines[0].endswith(logged)
-  values = {}
-  for path in glob.glob(os.path.join(str(tmp_path), 'events.out.tfevents.*')):
-    for record in tf.data.TFRecordDataset(path):
-      event = tf.compat.v1.Event.FromString(record.numpy())
-      values.update({v.tag: float(tf.make_ndarray(v.tensor)) for v in event.summary.value})
+  values = {v.tag: float(tf.make_ndarray(v.tensor)) for v in _summary_values(str(tmp_path))}
   if loadavg is None:
     assert 'training/load_average_1min' not in values and 'training/loss' in values
   else:
